@@ -1,0 +1,256 @@
+"""Incremental, interrupt-safe indexing of a corpus folder into the catalog (SQLite) and Chroma.
+
+Per changed file: parse -> chunk -> embed (cached by content hash) -> upsert its vectors -> delete its
+stale vectors -> replace its catalog rows in one transaction. The catalog is the source of truth:
+every run starts by reconciling Chroma with it, so a run killed at any point is repaired by the next.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from ingest.catalog import Catalog
+from ingest.chunk import chunk_item
+from ingest.decode import UnreadableDocument, read_document
+from ingest.embedder import CachedEmbedder, load_embedder
+from ingest.parse import DOCUMENT_SUFFIXES, load_manifest, parse_text
+from ingest.records import Chunk, Document, Item, make_item_id
+from ingest.store import VectorStore
+from rag.settings import Settings
+
+# A change to any of these modules changes what ingest produces, so it re-processes every file.
+_PIPELINE_MODULES = ("bulletin", "report", "generic", "parse", "chunk", "cndate", "textutil", "records")
+
+Progress = Callable[[str, int, int], None]  # (message, done, total)
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    repaired_vectors: int = 0
+    embedded: int = 0
+    documents: int = 0
+    items: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed or self.repaired_vectors)
+
+
+class Index:
+    """The indexed corpus: catalog, vector store and (lazily) the embedder, for ingest and retrieval."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.index_dir.mkdir(parents=True, exist_ok=True)
+        self.catalog = Catalog(settings.index_dir / "catalog.sqlite")
+
+    @cached_property
+    def embedder(self) -> CachedEmbedder:
+        return load_embedder(self.settings.embedder, self.settings.cache_dir, self.settings.embed_batch)
+
+    @cached_property
+    def store(self) -> VectorStore:
+        return VectorStore(self.settings.index_dir / "chroma", self.settings.collection, self.embedder.name, self.settings.chroma_url)
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """One writer at a time (CLI and UI uploads may overlap); readers are never blocked."""
+        with open(self.settings.index_dir / ".write.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def pipeline_fingerprint(settings: Settings) -> str:
+    here = Path(__file__).parent
+    digest = hashlib.sha256()
+    for module in _PIPELINE_MODULES:
+        digest.update((here / f"{module}.py").read_bytes())
+    digest.update(f"{settings.chunk_tokens}/{settings.chunk_overlap_tokens}/{settings.embedder}".encode())
+    return digest.hexdigest()[:16]
+
+
+def discover(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
+    """(document files, folders scanned). Folders contribute their .txt/.md files, not recursively."""
+    files, folders = [], []
+    for path in paths:
+        if path.is_dir():
+            folders.append(path.resolve())
+            files.extend(sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in DOCUMENT_SUFFIXES))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise ValueError(f"{path}: 路径不存在 (no such file or folder)")
+    return files, folders
+
+
+def ingest(paths: Sequence[Path], settings: Settings, progress: Progress | None = None) -> IngestReport:
+    started = time.perf_counter()
+    index = Index(settings)
+    report = IngestReport()
+    with index.writing():
+        _timed(report, "repair", lambda: _repair_vectors(index, report))
+        files, folders = discover(paths)
+        known = index.catalog.fingerprints()
+        pipeline = pipeline_fingerprint(settings)
+        manifests = {folder: load_manifest(folder) for folder in {f.parent.resolve() for f in files}}
+        seen = set()
+        for number, path in enumerate(files, start=1):
+            if progress:
+                progress(f"{path.name}", number - 1, len(files))
+            seen.add(path.name)
+            override = manifests[path.parent.resolve()].get(path.name)
+            _ingest_file(index, path, override, pipeline, known.get(path.name), report, progress)
+        for file, (_fingerprint, source) in known.items():
+            if file not in seen and Path(source).parent in folders and not Path(source).exists():
+                _timed(report, "remove", lambda file=file: _remove_file(index, file))
+                report.removed.append(file)
+        if progress:
+            progress("done", len(files), len(files))
+    report.documents, report.items, report.chunks = index.catalog.counts()
+    report.embedded = index.embedder.misses if "embedder" in index.__dict__ else 0
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def remove_document(file: str, settings: Settings) -> bool:
+    index = Index(settings)
+    with index.writing():
+        if file not in index.catalog.fingerprints():
+            return False
+        _remove_file(index, file)
+    return True
+
+
+def _ingest_file(
+    index: Index,
+    path: Path,
+    override: dict | None,
+    pipeline: str,
+    known: tuple[str, str] | None,
+    report: IngestReport,
+    progress: Progress | None,
+) -> None:
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        report.failed.append((path.name, f"无法读取文件 ({error.strerror or error})"))
+        return
+    sha = hashlib.sha256(raw).hexdigest()
+    fingerprint = hashlib.sha256(f"{sha}/{pipeline}/{json.dumps(override, sort_keys=True)}".encode()).hexdigest()[:24]
+    if known and known[0] == fingerprint:
+        report.unchanged.append(path.name)
+        return
+    try:
+        text, encoding = read_document(path)
+        parsed = _timed(report, "parse", lambda: parse_text(text, path.name, override))
+    except (UnreadableDocument, ValueError) as error:
+        # The file's previous version, if any, stays indexed: bad input never loses data.
+        report.failed.append((path.name, str(error)))
+        return
+    items = [
+        Item(
+            item_id=make_item_id(path.name, position, p.title, p.text),
+            file=path.name,
+            kind=parsed.meta.kind,
+            position=position,
+            section=p.section,
+            title=p.title,
+            text=p.text,
+            line_start=p.line_start,
+            line_end=p.line_end,
+            date=p.date,
+            date_end=p.date_end,
+        )
+        for position, p in enumerate(parsed.items)
+    ]
+    settings = index.settings
+    chunks = _timed(
+        report,
+        "chunk",
+        lambda: [c for item in items for c in chunk_item(item, settings.chunk_tokens, settings.chunk_overlap_tokens)],
+    )
+    by_id = {item.item_id: item for item in items}
+    vectors = _timed(report, "embed", lambda: _embed_with_progress(index, chunks, path.name, progress))
+    previous = index.catalog.chunk_ids(path.name)
+    new_ids = {c.chunk_id for c in chunks}
+    _timed(report, "store", lambda: index.store.upsert(chunks, vectors, by_id))
+    _timed(report, "store", lambda: index.store.delete(sorted(previous - new_ids)))
+    document = Document(
+        file=path.name,
+        kind=parsed.meta.kind,
+        title=parsed.meta.title,
+        period=parsed.meta.period,
+        evidence=parsed.meta.evidence,
+        sha256=sha,
+        items=len(items),
+    )
+    _timed(
+        report,
+        "catalog",
+        lambda: index.catalog.replace_file(document, items, chunks, source=str(path.resolve()), fingerprint=fingerprint, encoding=encoding),
+    )
+    (report.updated if known else report.added).append(path.name)
+
+
+def _embed_with_progress(index: Index, chunks: list[Chunk], name: str, progress: Progress | None):
+    import numpy as np
+
+    texts = [c.text for c in chunks]
+    cached = index.embedder.cached(texts)
+    todo = [t for t in dict.fromkeys(texts) if t not in cached]
+    step = 32
+    for start in range(0, len(todo), step):
+        if progress:
+            progress(f"{name}: embedding", start, len(todo))
+        index.embedder.embed_passages(todo[start : start + step])
+    return index.embedder.embed_passages(texts) if texts else np.zeros((0, 1), dtype=np.float32)
+
+
+def _remove_file(index: Index, file: str) -> None:
+    stale = sorted(index.catalog.chunk_ids(file))
+    index.store.delete(stale)
+    index.catalog.remove_file(file)
+
+
+def _repair_vectors(index: Index, report: IngestReport) -> None:
+    """Make Chroma hold exactly the catalog's chunks: drop leftovers of an interrupted run, add what is missing."""
+    wanted = index.catalog.chunk_ids()
+    if not wanted and not (index.settings.index_dir / "chroma").exists() and not index.settings.chroma_url:
+        return
+    present = index.store.ids()
+    extra = sorted(present - wanted)
+    missing = wanted - present
+    if extra:
+        index.store.delete(extra)
+    if missing:
+        chunks = [c for c in index.catalog.chunks() if c.chunk_id in missing]
+        items = index.catalog.items_by_id(c.item_id for c in chunks)
+        index.store.upsert(chunks, index.embedder.embed_passages([c.text for c in chunks]), items)
+    report.repaired_vectors = len(extra) + len(missing)
+
+
+def _timed(report: IngestReport, stage: str, work: Callable):
+    started = time.perf_counter()
+    try:
+        return work()
+    finally:
+        report.stage_seconds[stage] = report.stage_seconds.get(stage, 0.0) + time.perf_counter() - started

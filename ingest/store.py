@@ -1,0 +1,119 @@
+"""The one module that talks to Chroma: embedded (PersistentClient) or a server by URL.
+
+Chroma never embeds anything itself here (its default embedding function downloads a model): we
+always pass our own vectors. Metadata carries what queries filter on; dates are integers (20230728)
+and months too (202307) because Chroma's range operators only compare numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from ingest.records import Chunk, Item
+
+_ADD_BATCH = 500
+
+
+@dataclass(frozen=True)
+class VectorMatch:
+    chunk_id: str
+    item_id: str
+    similarity: float
+
+
+def date_to_int(iso: str | None) -> int:
+    return int(iso.replace("-", "")) if iso else 0
+
+
+def chunk_metadata(chunk: Chunk, item: Item) -> dict[str, Any]:
+    return {
+        "item_id": item.item_id,
+        "file": item.file,
+        "kind": item.kind,
+        "section": item.section,
+        "title": item.title,
+        "position": item.position,
+        "date": date_to_int(item.date),
+        "date_end": date_to_int(item.date_end or item.date),
+        "month": date_to_int(item.date) // 100,
+    }
+
+
+def date_range_filter(date_from: str | None, date_to: str | None) -> dict[str, Any] | None:
+    """A Chroma `where` for items whose date span overlaps [date_from, date_to] (both inclusive)."""
+    conditions: list[dict[str, Any]] = []
+    if date_from:
+        conditions.append({"date_end": {"$gte": date_to_int(date_from)}})
+    if date_to:
+        conditions.append({"date": {"$lte": date_to_int(date_to)}})
+    if date_from or date_to:
+        conditions.append({"date": {"$gt": 0}})  # undated items (the reports) never match a period
+    if not conditions:
+        return None
+    return conditions[0] if len(conditions) == 1 else {"$and": conditions}
+
+
+class VectorStore:
+    def __init__(self, path: Path, collection: str, embedder_name: str, url: str = "") -> None:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        if url:
+            parsed = urlparse(url if "://" in url else f"http://{url}")
+            if not parsed.hostname:
+                raise ValueError(f"HELUO_CHROMA_URL={url!r} is not a URL like http://127.0.0.1:8000")
+            self._client = chromadb.HttpClient(
+                host=parsed.hostname, port=parsed.port or 8000, ssl=parsed.scheme == "https", settings=chroma_settings
+            )
+        else:
+            path.mkdir(parents=True, exist_ok=True)
+            self._client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        # One collection per embedder: vectors of different models must never be mixed.
+        suffix = hashlib.sha256(embedder_name.encode()).hexdigest()[:8]
+        self.collection_name = f"{collection}_{suffix}"
+        self._collection = self._client.get_or_create_collection(
+            self.collection_name, metadata={"hnsw:space": "cosine", "embedder": embedder_name}, embedding_function=None
+        )
+
+    def ids(self) -> set[str]:
+        return set(self._collection.get(include=[])["ids"])
+
+    def count(self) -> int:
+        return self._collection.count()
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray, items: dict[str, Item]) -> None:
+        for start in range(0, len(chunks), _ADD_BATCH):
+            batch = chunks[start : start + _ADD_BATCH]
+            self._collection.upsert(
+                ids=[c.chunk_id for c in batch],
+                embeddings=[vector.tolist() for vector in vectors[start : start + _ADD_BATCH]],
+                documents=[c.text for c in batch],
+                metadatas=[chunk_metadata(c, items[c.item_id]) for c in batch],
+            )
+
+    def delete(self, chunk_ids: Sequence[str]) -> None:
+        ids = list(chunk_ids)
+        for start in range(0, len(ids), _ADD_BATCH):
+            self._collection.delete(ids=ids[start : start + _ADD_BATCH])
+
+    def search(self, vector: np.ndarray, n: int, where: dict[str, Any] | None = None) -> list[VectorMatch]:
+        if n <= 0 or self._collection.count() == 0:
+            return []
+        result = self._collection.query(
+            query_embeddings=[vector.tolist()], n_results=n, where=where, include=["metadatas", "distances"]
+        )
+        return [
+            VectorMatch(chunk_id, metadata["item_id"], 1.0 - float(distance))
+            for chunk_id, metadata, distance in zip(result["ids"][0], result["metadatas"][0], result["distances"][0])
+        ]
+
+    def get_metadata(self, where: dict[str, Any]) -> list[dict[str, Any]]:
+        return self._collection.get(where=where, include=["metadatas"])["metadatas"]

@@ -1,0 +1,57 @@
+"""Chinese prompts with numbered sources packed to a token budget."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from langchain_core.prompts import ChatPromptTemplate
+
+from ingest.records import Item
+from ingest.tokens import count_tokens
+from rag.records import Hit
+
+REFUSAL = "资料中没有相关信息。"
+
+SYSTEM_PROMPT = """你是“河洛问答”，回答关于洛阳市政务信息月报和政府工作报告的问题。
+规则：
+1. 只能使用下面编号的资料回答，不得使用资料以外的知识，不得编造数字、日期、人名。
+2. 每句话末尾用 [编号] 标注它依据的资料，例如“……增长3%[2]。”；一句话依据多条资料时写 [1][3]。
+3. 数字、日期、人名、机构名必须与资料原文完全一致。
+4. 如果资料中没有能回答问题的内容，只回答：“{refusal}”
+5. 用简洁的中文回答，先直接回答，再列出要点；不要重复问题，不要写资料以外的评论。"""
+
+HUMAN_PROMPT = """资料：
+{sources}
+
+问题：{question}
+回答（每句末尾标注 [编号]）："""
+
+ANSWER_PROMPT = ChatPromptTemplate.from_messages([("system", SYSTEM_PROMPT), ("human", HUMAN_PROMPT)]).partial(
+    refusal=REFUSAL
+)
+
+
+def source_label(item: Item) -> str:
+    when = item.date or ""
+    if item.date and item.date_end:
+        when = f"{item.date}至{item.date_end}"
+    parts = [p for p in (item.section, when, item.file) if p]
+    return f"《{item.title}》（{'，'.join(parts)}）"
+
+
+def pack_sources(hits: Sequence[Hit], budget_tokens: int, per_source_tokens: int = 450) -> list[tuple[int, Item, str]]:
+    """Numbered (n, item, excerpt) triples that fit the budget: whole items when short, else the best chunk."""
+    packed: list[tuple[int, Item, str]] = []
+    used = 0
+    for hit in hits:
+        excerpt = hit.item.text if count_tokens(hit.item.text) <= per_source_tokens else hit.chunk_text.split("\n", 1)[-1]
+        cost = count_tokens(excerpt) + 30
+        if packed and used + cost > budget_tokens:
+            break
+        packed.append((len(packed) + 1, hit.item, excerpt))
+        used += cost
+    return packed
+
+
+def format_sources(packed: Sequence[tuple[int, Item, str]]) -> str:
+    return "\n\n".join(f"[{n}] {source_label(item)}\n{excerpt}" for n, item, excerpt in packed)

