@@ -193,7 +193,6 @@ def _ingest_file(
     previous = index.catalog.chunk_ids(path.name)
     new_ids = {c.chunk_id for c in chunks}
     _timed(report, "store", lambda: index.store.upsert(chunks, vectors, by_id))
-    _timed(report, "store", lambda: index.store.delete(sorted(previous - new_ids)))
     document = Document(
         file=path.name,
         kind=parsed.meta.kind,
@@ -208,6 +207,8 @@ def _ingest_file(
         "catalog",
         lambda: index.catalog.replace_file(document, items, chunks, source=str(path.resolve()), fingerprint=fingerprint, encoding=encoding),
     )
+    # Only now that the catalog points at the new chunks may the old vectors go.
+    _timed(report, "store", lambda: index.store.delete(sorted(previous - new_ids)))
     (report.updated if known else report.added).append(path.name)
 
 

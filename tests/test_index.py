@@ -1,0 +1,179 @@
+"""The index: idempotent, incremental, interrupt-safe, filterable (real embedder, real Chroma)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import CORPUS, make_settings
+from ingest.catalog import Catalog
+from ingest.index import Index, ingest
+from ingest.store import date_range_filter
+
+FEB, JUL, DEC, DISTRICT, CITY = sorted(p.name for p in CORPUS.glob("*.txt"))
+
+
+def corpus_copy(tmp_path, names=None):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for path in CORPUS.glob("*.txt"):
+        if names is None or path.name in names:
+            shutil.copy(path, folder / path.name)
+    return folder
+
+
+def assert_consistent(settings):
+    """Chroma holds exactly the catalog's chunks: nothing duplicated, nothing missing."""
+    index = Index(settings)
+    assert index.store.ids() == index.catalog.chunk_ids()
+    assert index.store.count() == index.catalog.counts()[2]
+
+
+def snapshot(settings):
+    catalog = Catalog(settings.index_dir / "catalog.sqlite")
+    return [i.item_id for i in catalog.items()], sorted(catalog.chunk_ids())
+
+
+def test_full_ingest_matches_the_corpus(indexed_settings):
+    catalog = Catalog(indexed_settings.index_dir / "catalog.sqlite")
+    counts = {d.file: d.items for d in catalog.documents()}
+    assert counts[FEB] == 103 and counts[JUL] == 115 and counts[DEC] == 122
+    assert {d.file: (d.kind, d.period) for d in catalog.documents()} == {
+        FEB: ("bulletin", "2023-02"),
+        JUL: ("bulletin", "2023-07"),
+        DEC: ("bulletin", "2023-12"),
+        DISTRICT: ("report", "2022-04-23"),
+        CITY: ("report", "2021-02-07"),
+    }
+    assert_consistent(indexed_settings)
+
+
+def test_reingest_is_a_no_op(indexed_settings):
+    before = snapshot(indexed_settings)
+    report = ingest([CORPUS], indexed_settings)
+    assert sorted(report.unchanged) == sorted(p.name for p in CORPUS.glob("*.txt"))
+    assert not (report.added or report.updated or report.removed or report.failed) and report.embedded == 0
+    assert snapshot(indexed_settings) == before
+
+
+def test_changed_and_removed_files(tmp_path):
+    folder = corpus_copy(tmp_path, {FEB, CITY})
+    settings = make_settings(tmp_path / "home", corpus=folder)
+    first = ingest([folder], settings)
+    assert sorted(first.added) == sorted([FEB, CITY])
+    ids_before = {i.item_id for i in Catalog(settings.index_dir / "catalog.sqlite").items(CITY)}
+    chunks_before = Catalog(settings.index_dir / "catalog.sqlite").chunk_ids()
+
+    # Change one paragraph of the city report: exactly that item is replaced.
+    text = (folder / CITY).read_text(encoding="utf-8")
+    assert "5128.4亿元" in text
+    (folder / CITY).write_text(text.replace("5128.4亿元", "5128.5亿元"), encoding="utf-8")
+    second = ingest([folder], settings)
+    assert second.updated == [CITY] and second.unchanged == [FEB]
+    catalog = Catalog(settings.index_dir / "catalog.sqlite")
+    changed_chunks = catalog.chunk_ids() ^ chunks_before
+    assert changed_chunks and all(chunk_id.startswith(CITY.rsplit(".", 1)[0]) for chunk_id in changed_chunks)
+    assert len(changed_chunks) <= 6  # the one item's old and new chunks, nothing else
+    ids_after = {i.item_id for i in catalog.items(CITY)}
+    assert len(ids_before - ids_after) == 1 and len(ids_after - ids_before) == 1
+    assert any("5128.5亿元" in i.text for i in catalog.items(CITY))
+    assert_consistent(settings)
+
+    # Remove a file: its items and vectors go away; the other file stays.
+    (folder / FEB).unlink()
+    third = ingest([folder], settings)
+    assert third.removed == [FEB]
+    assert {d.file for d in catalog.documents()} == {CITY}
+    assert_consistent(settings)
+
+
+def test_bad_files_are_skipped_and_lose_nothing(tmp_path):
+    folder = corpus_copy(tmp_path, {CITY})
+    settings = make_settings(tmp_path / "home", corpus=folder)
+    ingest([folder], settings)
+    (folder / "gbk.txt").write_bytes((folder / CITY).read_text(encoding="utf-8").encode("gbk"))
+    (folder / "binary.txt").write_bytes(b"\x00\x01\x02PK\x03\x04" * 100)
+    (folder / "empty.md").write_text("", encoding="utf-8")
+    (folder / CITY).write_bytes(b"\x00\xff" * 50)  # an indexed file turns to garbage: keep its old version
+    report = ingest([folder], settings)
+    failed = dict(report.failed)
+    assert set(failed) == {"binary.txt", "empty.md", CITY}
+    assert "binary" in failed["binary.txt"] and "empty" in failed["empty.md"]
+    assert report.added == ["gbk.txt"]
+    catalog = Catalog(settings.index_dir / "catalog.sqlite")
+    assert {d.file: d.items for d in catalog.documents()}[CITY] == {d.file: d.items for d in catalog.documents()}["gbk.txt"]
+    assert_consistent(settings)
+
+
+def test_crash_between_vectors_and_catalog_is_repaired(tmp_path, monkeypatch):
+    folder = corpus_copy(tmp_path, {CITY})
+    settings = make_settings(tmp_path / "home", corpus=folder)
+    ingest([folder], settings)
+    before = snapshot(settings)
+    text = (folder / CITY).read_text(encoding="utf-8")
+    (folder / CITY).write_text(text.replace("各位代表", "各位人大代表"), encoding="utf-8")
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt("simulated kill after the vectors were written")
+
+    monkeypatch.setattr(Catalog, "replace_file", crash)
+    with pytest.raises(KeyboardInterrupt):
+        ingest([folder], settings)
+    monkeypatch.undo()
+    assert snapshot(settings) == before  # the catalog still describes the old version
+    index = Index(settings)
+    assert index.store.ids() > index.catalog.chunk_ids()  # orphan vectors of the new version
+    report = ingest([folder], settings)
+    assert report.updated == [CITY]
+    assert_consistent(settings)
+
+
+@pytest.mark.slow
+def test_kill_9_half_way_then_recover(tmp_path):
+    folder = corpus_copy(tmp_path, {CITY, FEB, JUL})
+    home = tmp_path / "home"
+    env = {**os.environ, "HELUO_HOME": str(home), "HELUO_CORPUS": str(folder), "HELUO_CACHE": str(tmp_path / "cold-cache")}
+    process = subprocess.Popen([sys.executable, "-m", "ui.cli", "ingest"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    catalog_path = home / "index" / "catalog.sqlite"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:  # kill once the first file is committed
+        if catalog_path.exists():
+            with sqlite3.connect(catalog_path) as db:
+                try:
+                    if db.execute("SELECT COUNT(*) FROM documents").fetchone()[0] >= 1:
+                        break
+                except sqlite3.OperationalError:
+                    pass
+        time.sleep(0.2)
+    time.sleep(1.0)  # now half-way through the next file
+    assert process.poll() is None, "ingest finished before it could be interrupted"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    settings = make_settings(home, corpus=folder)
+    report = ingest([folder], settings)
+    assert not report.failed
+    catalog = Catalog(settings.index_dir / "catalog.sqlite")
+    assert {d.file for d in catalog.documents()} == {CITY, FEB, JUL}
+    assert len({i.item_id for i in catalog.items()}) == len(catalog.items())
+    assert_consistent(settings)
+    assert ingest([folder], settings).unchanged == sorted([CITY, FEB, JUL])
+
+
+def test_month_filter_returns_only_that_month(indexed_settings):
+    index = Index(indexed_settings)
+    vector = index.embedder.embed_query("洛阳市召开工作会议")
+    july = index.store.search(vector, 50, date_range_filter("2023-07-01", "2023-07-31"))
+    assert len(july) == 50
+    items = index.catalog.items_by_id(m.item_id for m in july)
+    assert all(items[m.item_id].date.startswith("2023-07") for m in july)
+    unfiltered = index.store.search(vector, 50)
+    assert {items_file for items_file in (m.item_id.split("#")[0] for m in unfiltered)} - {JUL.rsplit(".", 1)[0]}
+    metadata = index.store.get_metadata({"month": 202312})
+    assert metadata and all(m["file"] == DEC for m in metadata)
