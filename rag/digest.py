@@ -19,6 +19,7 @@ _FIGURE = re.compile(r"\d[\d,.]*\s*(?:万|亿)?\s*(?:元|人次|人|家|个|项|
 _LEADER = re.compile(
     r"^([\u4e00-\u9fff]{2,3}?)(?:会见|到|调研|与|主持|出席|参加|率|同|在|带队|督导|检查|看望|慰问|走访|接待|深入|召开|暗访|宣讲|讲授|察看|赴|分别|一行|和|、)"
 )
+_NOT_A_PERSON = re.compile(r"[市县区省委府局厅部院会组团队党镇乡村州国]")
 _MEETING = re.compile(r"会议|大会|座谈会|推进会|研讨会|论坛|常务会|全体会|召开|举行|开幕|闭幕")
 _MAX_KEY_ITEMS = 6
 
@@ -50,8 +51,11 @@ class MonthDigest:
 
 
 def leader_of(title: str) -> str | None:
+    """The person at the start of a leader-activity title ("江凌到伊川县调研" -> "江凌"), if any."""
     match = _LEADER.match(title)
-    return match.group(1) if match else None
+    if not match or _NOT_A_PERSON.search(match.group(1)):
+        return None
+    return match.group(1)
 
 
 def key_sentence(item: Item) -> str:
@@ -104,28 +108,33 @@ def month_label(month: str) -> str:
 
 
 def render_digest(digest: MonthDigest) -> tuple[str, list[tuple[int, DigestBullet]]]:
-    """Markdown digest with [n] after every bullet, and the numbered bullets it cites."""
+    """Markdown digest with [n] after every bullet, and the numbered bullets it cites.
+
+    Counts are computed from the index, not claimed by a source, so they live in the headings;
+    every other line is a bullet quoting its item verbatim.
+    """
     numbered: list[tuple[int, DigestBullet]] = []
-    lines = [f"## {month_label(digest.month)}洛阳政务信息摘要", f"本月共收录 {digest.total} 条信息，分 {len(digest.sections)} 个栏目。", ""]
+    lines = [f"## {month_label(digest.month)}洛阳政务信息摘要（本月共收录 {digest.total} 条，{len(digest.sections)} 个栏目）", ""]
     for section in digest.sections:
-        header = f"### {section.section}（{section.count}条）"
-        lines.append(header)
-        extras = []
-        if section.leaders:
-            extras.append("领导活动：" + "，".join(f"{name} {count} 项" for name, count in section.leaders[:6]))
-        if section.meetings:
-            extras.append(f"会议活动 {section.meetings} 项")
-        if extras:
-            lines.append("；".join(extras) + "。")
+        lines.append(f"### {section.section}（{_section_stats(section)}）")
         for bullet in section.bullets:
             n = len(numbered) + 1
             numbered.append((n, bullet))
             when = _short_date(bullet.item)
             lines.append(f"- {bullet.item.title}{f'（{when}）' if when else ''}：{bullet.detail}[{n}]")
-        if section.count > len(section.bullets):
-            lines.append(f"- 另有 {section.count - len(section.bullets)} 条，见本栏目原文。")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n", numbered
+
+
+def _section_stats(section: SectionDigest) -> str:
+    stats = [f"{section.count}条"]
+    if section.leaders:
+        stats.append("、".join(f"{name} {count} 项" for name, count in section.leaders[:6]))
+    if section.meetings:
+        stats.append(f"会议 {section.meetings} 项")
+    if section.count > len(section.bullets):
+        stats.append(f"列出 {len(section.bullets)} 条要点")
+    return "；".join(stats)
 
 
 def _short_date(item: Item) -> str:
@@ -137,3 +146,20 @@ def _short_date(item: Item) -> str:
         end_month, end_day = int(item.date_end[5:7]), int(item.date_end[8:10])
         text += f"至{end_day}日" if end_month == month else f"至{end_month}月{end_day}日"
     return text
+
+
+def outline_for_overview(digest: MonthDigest, numbered: list[tuple[int, DigestBullet]], budget_tokens: int) -> str:
+    """The digest as numbered titles only, within a token budget: what a small LLM can read in one go."""
+    from ingest.tokens import count_tokens
+
+    number_of = {id(bullet): n for n, bullet in numbered}
+    lines, used = [], 0
+    for section in digest.sections:
+        block = [f"{section.section}（{section.count}条）"]
+        block += [f"[{number_of[id(b)]}] {b.item.title}{f'（{_short_date(b.item)}）' if _short_date(b.item) else ''}" for b in section.bullets]
+        cost = count_tokens("\n".join(block))
+        if lines and used + cost > budget_tokens:
+            break
+        lines.extend(block)
+        used += cost
+    return "\n".join(lines)

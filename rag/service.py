@@ -13,7 +13,7 @@ from functools import cached_property
 
 from ingest.index import Index
 from ingest.records import Item
-from rag.digest import build_digest, month_label, render_digest
+from rag.digest import build_digest, month_label, outline_for_overview, render_digest
 from rag.evidence import evidence_score
 from rag.extractive import extractive_answer
 from rag.prompting import ANSWER_PROMPT, REFUSAL, format_sources, pack_sources
@@ -27,8 +27,8 @@ MIN_EVIDENCE = 0.5
 _LIST_K = 10
 _EXTRACTIVE_SOURCES = 3
 
-SUMMARY_OVERVIEW_PROMPT = """下面是{label}洛阳政务信息的分栏目摘要，每条后面的 [编号] 是资料编号。
-请用3到5句话写一段概述，突出本月最重要的工作。每句话末尾用 [编号] 标注依据，只能使用摘要中的内容，数字和日期必须与摘要一致。
+SUMMARY_OVERVIEW_PROMPT = """下面是{label}洛阳政务信息的分栏目标题，每条前面的 [编号] 是资料编号。
+请用3到5句话写一段概述，突出本月最重要的工作。每句话末尾用 [编号] 标注依据，只能使用这些标题中的内容，数字和日期必须与标题一致。
 
 {digest}
 
@@ -101,7 +101,8 @@ class Assistant:
         k = max(k or self.settings.k, _LIST_K if query.intent == "list" else 0)
         hits = self.retriever.retrieve(query, k)
         retrieve_ms = _ms(started)
-        supported = [hit for hit in hits if evidence_score(query.text, hit.item) >= MIN_EVIDENCE]
+        dated = bool(query.date_from or query.date_to)
+        supported = [hit for hit in hits if evidence_score(query.text, hit.item, dated) >= MIN_EVIDENCE]
         if not supported:
             answer = Answer(question, REFUSAL, True, name, retrieved=hits, query=query, notices=list(query.notes))
             answer.timings_ms = {"retrieve": retrieve_ms, "generate": 0.0, "total": _ms(started)}
@@ -168,7 +169,8 @@ class Assistant:
             yield from self._emit(Answer(question, text, True, name), started)
             return
         items = [item for d in self.index.catalog.documents() if d.kind == "bulletin" and d.period == month for item in self.index.catalog.items(d.file)]
-        digest_text, numbered = render_digest(build_digest(month, items))
+        digest = build_digest(month, items)
+        digest_text, numbered = render_digest(digest)
         retrieve_ms = _ms(started)
         yield Delta(digest_text)
         sources = [(n, bullet.item) for n, bullet in numbered]
@@ -177,7 +179,7 @@ class Assistant:
             overview = ""
             try:
                 yield Delta("\n### 概述\n")
-                for piece in self._stream_chat(name, SUMMARY_OVERVIEW_PROMPT.format(label=label, digest=digest_text)):
+                for piece in self._stream_chat(name, SUMMARY_OVERVIEW_PROMPT.format(label=label, digest=outline_for_overview(digest, numbered, self.settings.context_tokens))):
                     overview += piece
                     yield Delta(piece)
                 text = f"{digest_text}\n### 概述\n{overview.strip()}\n"

@@ -1,0 +1,98 @@
+"""Which generator answers: the rule for `auto`, and the chat model behind each LLM name.
+
+`extractive` needs no chat model; `local` and `openai` are built lazily so that importing this
+module stays cheap.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import TYPE_CHECKING
+
+from rag.settings import Settings
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+LLM_NAMES = ("extractive", "local", "openai")
+_SERVER_DOWN_STATUSES = frozenset({502, 503, 504})
+
+
+class LlmUnavailable(RuntimeError):
+    """The requested generator cannot run here; the message says what to install or configure."""
+
+
+def resolve_llm_name(requested: str | None, settings: Settings) -> str:
+    """The generator to use for a request ("auto" or None: the setting, then the rule below).
+
+    auto: openai when an endpoint is configured, else local when its model is installed, else
+    extractive. An explicit name is honoured or fails with LlmUnavailable.
+    """
+    from rag.llm_local import INSTALL_HINT, local_model_available
+    from rag.llm_openai import NOT_CONFIGURED, openai_configured
+
+    name = (requested or settings.llm or "auto").strip().lower()
+    if name == "auto":
+        if openai_configured(settings):
+            return "openai"
+        if local_model_available(settings):
+            return "local"
+        return "extractive"
+    if name not in LLM_NAMES:
+        raise ValueError(f"未知的生成器 {name!r}：请选择 auto、{'、'.join(LLM_NAMES)} 之一。")
+    if name == "openai" and not openai_configured(settings):
+        raise LlmUnavailable(NOT_CONFIGURED)
+    if name == "local" and not local_model_available(settings):
+        if settings.local_model:
+            raise LlmUnavailable(
+                f"HELUO_LOCAL_MODEL 指向的文件不存在：{settings.local_model}。 / "
+                f"HELUO_LOCAL_MODEL points to a missing file: {settings.local_model}."
+            )
+        raise LlmUnavailable(INSTALL_HINT)
+    return name
+
+
+def get_chat_model(name: str, settings: Settings) -> BaseChatModel:
+    """The chat model for a resolved LLM name ("local" assembles its model file on first use)."""
+    if name == "openai":
+        from rag.llm_openai import make_openai_chat
+
+        return make_openai_chat(settings)
+    if name == "local":
+        from rag.llm_local import make_local_chat
+
+        return make_local_chat(settings)
+    raise ValueError(
+        f"{name!r} 没有对应的语言模型：只有 local 和 openai 有；请先用 resolve_llm_name 决定生成器。"
+    )
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """True when `exc` means the LLM server could not be reached or timed out (so fall back).
+
+    Looks through the exception's causes, since clients wrap the socket error (httpx inside openai
+    inside langchain).
+    """
+    import httpx
+    import openai
+    from langchain_core.exceptions import ModelConnectionError, ModelTimeoutError
+
+    reachability_errors = (
+        openai.APIConnectionError,  # includes APITimeoutError
+        ModelConnectionError,
+        ModelTimeoutError,
+        httpx.TransportError,  # connect/read timeouts, refused connections, broken streams
+        ConnectionError,
+        TimeoutError,
+        socket.gaierror,
+    )
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, reachability_errors):
+            return True
+        if isinstance(current, openai.APIStatusError) and current.status_code in _SERVER_DOWN_STATUSES:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
