@@ -3,44 +3,71 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from ingest.records import Item
-from ingest.textutil import split_sentences, tokenize
+from ingest.textutil import normalize_spaces, split_sentences
+from rag.evidence import key_terms
 from rag.records import Intent
 
-_MAX_SENTENCES = 6
+_MAX_SENTENCES = 5
+_MIN_SENTENCE_CHARS = 6
+# A sentence makes the answer when it covers at least this share of what the best sentence covers.
+_RELATIVE_CUTOFF = 0.6
 
 
-def sentence_overlap(question_tokens: set[str], sentence: str) -> float:
-    """Share of the question's content tokens that the sentence contains."""
-    if not question_tokens:
+@dataclass(frozen=True)
+class _Candidate:
+    n: int
+    order: int
+    sentence: str
+    score: float
+
+
+def sentence_score(terms: Sequence[str], sentence: str) -> float:
+    """Share of the question's key terms that the sentence contains."""
+    if not terms:
         return 0.0
-    tokens = set(tokenize(sentence))
-    return len(question_tokens & tokens) / len(question_tokens)
+    text = normalize_spaces(sentence).lower()
+    return sum(1 for term in terms if term in text) / len(terms)
 
 
 def best_sentences(question: str, item: Item, limit: int = 2) -> list[str]:
     """The item's sentences that best match the question, in document order; the lead if none match."""
-    question_tokens = set(tokenize(question))
-    sentences = [s for s in split_sentences(item.text) if len(s) >= 6]
+    terms = key_terms(question)
+    sentences = [s for s in split_sentences(item.text) if len(s) >= _MIN_SENTENCE_CHARS]
     if not sentences:
         return [item.text.strip()] if item.text.strip() else []
-    scored = sorted(range(len(sentences)), key=lambda i: (-sentence_overlap(question_tokens, sentences[i]), i))
-    chosen = [i for i in scored[:limit] if sentence_overlap(question_tokens, sentences[i]) > 0]
+    ranked = sorted(range(len(sentences)), key=lambda i: (-sentence_score(terms, sentences[i]), i))
+    chosen = [i for i in ranked[:limit] if sentence_score(terms, sentences[i]) > 0]
     return [sentences[i] for i in sorted(chosen)] or sentences[:1]
 
 
 def extractive_answer(question: str, sources: Sequence[tuple[int, Item]], intent: Intent = "answer") -> str:
-    """Bulleted sentences copied verbatim from the sources, each followed by its citation [n]."""
-    lines: list[str] = []
-    per_item = 1 if intent == "list" or len(sources) > 3 else 2
-    for n, item in sources:
-        for sentence in best_sentences(question, item, per_item):
-            lines.append(f"- {sentence}[{n}]")
-            if len(lines) >= _MAX_SENTENCES:
-                break
-        if len(lines) >= _MAX_SENTENCES:
-            break
-    if not lines:
-        return ""
-    return "根据资料：\n" + "\n".join(lines)
+    """Sentences copied verbatim from the sources, each followed by its citation [n].
+
+    A list question gets one line per item (its title and best sentence); any other question gets the
+    sentences, from all sources, that best cover the question's key terms, strongest source first.
+    """
+    if intent == "list":
+        lines = [f"- {item.title}：{best_sentences(question, item, 1)[0]}[{n}]" for n, item in sources if item.text.strip()]
+    else:
+        lines = [f"- {c.sentence}[{c.n}]" for c in _ranked_sentences(question, sources)]
+    return "根据资料：\n" + "\n".join(lines) if lines else ""
+
+
+def _ranked_sentences(question: str, sources: Sequence[tuple[int, Item]]) -> list[_Candidate]:
+    terms = key_terms(question)
+    candidates = [
+        _Candidate(n, order, sentence, sentence_score(terms, sentence))
+        for n, item in sources
+        for order, sentence in enumerate(s for s in split_sentences(item.text) if len(s) >= _MIN_SENTENCE_CHARS)
+    ]
+    if not candidates:
+        return []
+    best = max(c.score for c in candidates)
+    if best == 0:  # nothing matches word for word: the lead sentence of the strongest source
+        return [next(c for c in candidates if c.n == sources[0][0])]
+    chosen = sorted((c for c in candidates if c.score >= best * _RELATIVE_CUTOFF), key=lambda c: (-c.score, c.n, c.order))
+    chosen = chosen[:_MAX_SENTENCES]
+    return sorted(chosen, key=lambda c: (c.n, c.order))

@@ -88,7 +88,7 @@ class Assistant:
         if not self.catalog.bulletin_months and not self.catalog.report_periods:
             raise ValueError("索引为空：请先运行 `heluo ingest` 导入文档 (the index is empty: run `heluo ingest` first)")
         name = self._resolve(llm)
-        query = parse_query(question, self.catalog, history)
+        query = self._understand(question, history, name)
         if month:
             query = _restrict_to_month(query, month)
         uncovered = self._uncovered_period(query)
@@ -154,6 +154,23 @@ class Assistant:
             notices=notices,
             query=query,
         )
+
+    def _understand(self, question: str, history: Sequence[tuple[str, str]], name: str) -> Query:
+        """Rules rewrite follow-ups; a configured remote LLM rewrites them better (the local one is too slow)."""
+        if history and name == "openai":
+            from rag.llms import is_connection_error
+            from rag.query import rewrite_with_llm
+
+            try:
+                standalone = rewrite_with_llm(question, history, self._chat_model(name))
+            except Exception as error:
+                if not is_connection_error(error):
+                    raise
+            else:
+                query = parse_query(standalone, self.catalog)
+                note = f"结合上文，问题理解为：“{standalone}”。" if standalone != question else ""
+                return replace(query, original=question, notes=query.notes + ((note,) if note else ()))
+        return parse_query(question, self.catalog, history)
 
     # -- month summaries -----------------------------------------------------------------------
     def summarize(self, month: str, llm: str | None = None) -> Answer:

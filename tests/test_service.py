@@ -131,3 +131,20 @@ def test_summary_of_a_missing_month(assistant):
     assert answer.refused and "2023年5月" in answer.text
     with pytest.raises(ValueError, match="YYYY-MM"):
         assistant.summarize("July")
+
+
+def test_follow_up_by_rules_inherits_the_subject(assistant):
+    history = [("2023年7月江凌到哪些县区调研？", "江凌到伊川县调研[1]")]
+    answer = assistant.ask("那12月呢？", history=history)
+    assert answer.query.months == ("2023-12",)
+    assert "江凌" in answer.query.text
+    assert answer.citations and all(c.item.date.startswith("2023-12") for c in answer.citations)
+
+
+def test_follow_up_rewritten_by_a_remote_llm(indexed_settings):
+    model = fake_llm("2020年洛阳市地区生产总值同比增长多少？", "2020年洛阳市地区生产总值同比增长3%[1]。")
+    history = [(GDP_QUESTION, "全市地区生产总值达到5128.4亿元[1]。")]
+    answer = llm_assistant(indexed_settings, model).ask("同比增长多少？", history=history)
+    assert answer.question == "同比增长多少？"
+    assert answer.query.text == "2020年洛阳市地区生产总值同比增长多少？"
+    assert "3%" in answer.text and answer.fidelity == 1.0
