@@ -109,7 +109,9 @@ def _meta(front: _FrontMatter, file: str) -> tuple[DocumentMeta, list[str]]:
     else:
         warnings.append(f"{file}: 未找到“——YYYY年M月D日在…会议上”一行；period 留空，可在清单中指定")
     government = _government(front)
-    title = f"{government}{front.title_line or '政府工作报告'}"
+    title_line = front.title_line or "政府工作报告"
+    # A title line that already names its government ("嵩县2024年政府工作报告") is not prefixed again.
+    title = title_line if government and title_line.startswith(government[-2:]) else f"{government}{title_line}"
     details = "，".join(part for part in (when, front.speaker) if part)
     if details:
         title += f"（{details}）"

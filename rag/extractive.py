@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -11,6 +12,7 @@ from rag.evidence import key_terms
 from rag.records import Intent
 
 _MAX_SENTENCES = 5
+_YEAR = re.compile(r"(\d{4})年")
 _MIN_SENTENCE_CHARS = 6
 # A sentence makes the answer when it covers at least this share of what the best sentence covers.
 _RELATIVE_CUTOFF = 0.6
@@ -56,10 +58,17 @@ def extractive_answer(question: str, sources: Sequence[tuple[int, Item]], intent
     return "根据资料：\n" + "\n".join(lines) if lines else ""
 
 
+def _year_penalty(question_years: set[str], sentence: str) -> float:
+    """A sentence about other years than the ones asked about ("2021年…" for a 2020 question) counts half."""
+    years = set(_YEAR.findall(normalize_spaces(sentence)))
+    return 0.5 if question_years and years and not years & question_years else 1.0
+
+
 def _ranked_sentences(question: str, sources: Sequence[tuple[int, Item]]) -> list[_Candidate]:
     terms = key_terms(question)
+    question_years = set(_YEAR.findall(normalize_spaces(question)))
     candidates = [
-        _Candidate(n, order, sentence, sentence_score(terms, sentence))
+        _Candidate(n, order, sentence, sentence_score(terms, sentence) * _year_penalty(question_years, sentence))
         for n, item in sources
         for order, sentence in enumerate(s for s in split_sentences(item.text) if len(s) >= _MIN_SENTENCE_CHARS)
     ]

@@ -343,3 +343,10 @@ def test_generic_parser_repairs_a_wrapped_layout_too() -> None:
 def test_generic_parser_rejects_empty_text() -> None:
     with pytest.raises(ValueError, match="为空"):
         parse_generic("", "empty.md")
+
+
+def test_title_line_naming_its_government_is_not_doubled():
+    text = "嵩县2024年政府工作报告\n\n——2024年1月10日在嵩县第十六届人民代表大会第四次会议上\n\n嵩县人民政府县长 张三\n\n各位代表：\n\n一、2023年工作回顾\n\n全县生产总值增长5%。\n"
+    meta = parse_report(text, "songxian.txt").meta
+    assert meta.title.startswith("嵩县2024年政府工作报告")
+    assert "嵩县嵩县" not in meta.title

@@ -1,0 +1,98 @@
+"""Pure pieces of answering: evidence scoring, the extractive picker and the month digest, on hand-made items."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest.records import Item
+from rag.digest import build_digest, leader_of, outline_for_overview, render_digest
+from rag.evidence import evidence_score, key_terms, required_numbers
+from rag.extractive import extractive_answer
+
+
+def item(n: int, title: str, text: str, section: str = "时政/领导活动", date: str | None = "2023-07-05") -> Item:
+    return Item(f"doc#{n:04d}-x", "doc.txt", "bulletin", n, section, title, text, n, n, date)
+
+
+GDP = item(1, "经济运行", "2020年全市地区生产总值达到5128.4亿元，同比增长3%。2021年计划增长7%。", "一、工作回顾", None)
+VISIT = item(2, "江凌到伊川县调研", "7月5日，市委书记江凌到伊川县调研特色产业发展。他强调要抓好乡村治理。")
+METRO = item(3, "地铁建设", "确保牡丹文化节前地铁1号线正式运营，年底前地铁2号线正式运营。", "三、重点工作", None)
+
+
+class TestEvidence:
+    def test_key_terms_drop_asking_words_and_dates(self):
+        assert key_terms("2023年7月江凌去了哪些地方调研？") == ["江凌", "地方", "调研"]
+        assert key_terms("2023年12月5日洛阳有什么活动？") == []
+
+    def test_required_numbers(self):
+        assert required_numbers("洛阳地铁3号线什么时候开通") == ["3号线"]
+        assert required_numbers("7月28日召开了什么会") == []
+
+    def test_covering_item_scores_high(self):
+        assert evidence_score("江凌到伊川县调研了什么？", VISIT) == 1.0
+
+    def test_a_number_the_item_lacks_zeroes_the_score(self):
+        assert evidence_score("洛阳地铁3号线什么时候开通？", METRO) == 0.0
+        assert evidence_score("洛阳地铁2号线什么时候运营？", METRO) == 1.0
+
+    def test_date_only_question_needs_a_date_filter(self):
+        assert evidence_score("12月5日有什么活动？", VISIT, dated=True) == 1.0
+        assert evidence_score("12月5日有什么活动？", VISIT, dated=False) == 0.0
+
+    def test_glued_search_tokens_get_partial_credit(self):
+        assert 0 < evidence_score("江凌伊川视察", VISIT) <= 1
+
+
+class TestExtractive:
+    def test_best_sentence_with_its_citation(self):
+        text = extractive_answer("2020年地区生产总值是多少？", [(1, GDP), (2, VISIT)])
+        assert "5128.4亿元" in text and text.count("[1]") == 1 and "[2]" not in text
+        assert "2021年计划" not in text  # the other year's sentence loses to the asked year's
+
+    def test_list_gives_one_line_per_item(self):
+        text = extractive_answer("江凌调研了哪些地方？", [(1, VISIT), (2, METRO)], intent="list")
+        assert text.splitlines()[1].startswith("- 江凌到伊川县调研：") and text.splitlines()[1].endswith("[1]")
+        assert len(text.splitlines()) == 3
+
+    def test_sentences_are_verbatim(self):
+        text = extractive_answer("地铁2号线什么时候运营", [(1, METRO)])
+        sentence = text.splitlines()[1][2:].rsplit("[", 1)[0]
+        assert sentence in METRO.text
+
+    def test_no_sources(self):
+        assert extractive_answer("问题", []) == ""
+
+
+class TestDigest:
+    items = [
+        VISIT,
+        item(4, "徐衣显到西工区调研", "7月6日，徐衣显到西工区调研。新建项目36个，总投资120亿元。", date="2023-07-06"),
+        item(5, "市政府常务会议召开", "7月7日，市政府常务会议召开。", "时政/重要会议", "2023-07-07"),
+        item(6, "洛阳小将夺金", "7月8日，洛阳小将夺得4金。", "社会事业/体育", "2023-07-08"),
+    ]
+
+    def test_leader_names(self):
+        assert leader_of("江凌到伊川县调研") == "江凌"
+        assert leader_of("徐衣显与中国银行举行工作会谈") == "徐衣显"
+        assert leader_of("省政府督导组来洛督导") is None
+        assert leader_of("市委常委会会议召开") is None
+
+    def test_digest_covers_every_section_with_counts_and_citations(self):
+        digest = build_digest("2023-07", self.items)
+        assert [s.section for s in digest.sections] == ["时政/领导活动", "时政/重要会议", "社会事业/体育"]
+        text, numbered = render_digest(digest)
+        assert "本月共收录 4 条" in text and "### 时政/领导活动（2条；江凌 1 项、徐衣显 1 项）" in text
+        assert [n for n, _ in numbered] == [1, 2, 3, 4]
+        assert "新建项目36个，总投资120亿元。[2]" in text  # the sentence with the figure, verbatim
+        assert "### 时政/重要会议（1条；会议 1 项）" in text
+
+    def test_outline_respects_the_budget(self):
+        digest = build_digest("2023-07", self.items)
+        _, numbered = render_digest(digest)
+        full = outline_for_overview(digest, numbered, 10_000)
+        assert "[1] 江凌到伊川县调研（7月5日）" in full and "[4] 洛阳小将夺金" in full
+        assert outline_for_overview(digest, numbered, 20).count("[") < full.count("[")
+
+    def test_empty_month_is_an_error(self):
+        with pytest.raises(ValueError, match="2023-05"):
+            build_digest("2023-05", [])
