@@ -28,7 +28,7 @@ _LIST_K = 10
 _EXTRACTIVE_SOURCES = 3
 
 SUMMARY_OVERVIEW_PROMPT = """下面是{label}洛阳政务信息的分栏目标题，每条前面的 [编号] 是资料编号。
-请用3到5句话写一段概述，突出本月最重要的工作。每句话末尾用 [编号] 标注依据，只能使用这些标题中的内容，数字和日期必须与标题一致。
+请用3到5句话写一段概述，突出本月最重要的工作。每句话末尾用 [1]、[2] 这样的编号标注依据，只能使用这些标题中的内容，数字和日期必须与标题一致。
 
 {digest}
 
@@ -67,6 +67,13 @@ class Assistant:
             bulletin_months=tuple(sorted(d.period for d in documents if d.kind == "bulletin" and d.period)),
             report_periods=tuple(sorted(d.period for d in documents if d.kind == "report" and d.period)),
         )
+
+    def warm_up(self) -> None:
+        """Load what the first question would otherwise wait for: the index maps, and the local LLM."""
+        self.retriever.items()
+        if self._resolve(None) == "local":
+            model = self._chat_model("local")
+            getattr(model, "load", lambda: None)()
 
     def months(self) -> list[str]:
         return list(self.catalog.bulletin_months)

@@ -10,6 +10,7 @@ import ipaddress
 import logging
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
@@ -354,4 +355,7 @@ def serve(app: gr.Blocks, settings: Settings, host: str | None = None, port: int
 def launch(settings: Settings, host: str | None = None, port: int | None = None, allow_public: bool = False) -> None:
     """`heluo serve`: check the bind rule before loading anything heavy, then serve until stopped."""
     resolve_auth(host or settings.host, settings.auth, allow_public)
-    serve(build_app(Assistant(settings), settings), settings, host, port, allow_public)
+    assistant = Assistant(settings)
+    # The local LLM takes seconds to load: do it while the page opens, not on the first question.
+    threading.Thread(target=assistant.warm_up, name="heluo-warm-up", daemon=True).start()
+    serve(build_app(assistant, settings), settings, host, port, allow_public)
