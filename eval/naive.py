@@ -157,7 +157,7 @@ class NaiveBaseline:
         if missing:
             vectors = self.embedder.embed_passages([c.item.text for c in missing])
             records = [Chunk(c.chunk_id, c.chunk_id, c.item.file, c.item.position, c.item.text, 0) for c in missing]
-            self.store.upsert(records, vectors, {c.chunk_id: c.item for c in missing})
+            self.store.upsert(records, vectors, {c.chunk_id: c.item for c in missing}, {})
         return len(missing)
 
     def retrieve(self, question: str, k: int = TOP_K) -> list[Hit]:

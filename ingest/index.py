@@ -27,7 +27,7 @@ from ingest.store import VectorStore
 from rag.settings import Settings
 
 # A change to any of these modules changes what ingest produces, so it re-processes every file.
-_PIPELINE_MODULES = ("bulletin", "report", "generic", "parse", "chunk", "cndate", "textutil", "records")
+_PIPELINE_MODULES = ("bulletin", "report", "generic", "parse", "chunk", "cndate", "textutil", "records", "store")
 
 Progress = Callable[[str, int, int], None]  # (message, done, total)
 
@@ -192,7 +192,7 @@ def _ingest_file(
     vectors = _timed(report, "embed", lambda: _embed_with_progress(index, chunks, path.name, progress))
     previous = index.catalog.chunk_ids(path.name)
     new_ids = {c.chunk_id for c in chunks}
-    _timed(report, "store", lambda: index.store.upsert(chunks, vectors, by_id))
+    _timed(report, "store", lambda: index.store.upsert(chunks, vectors, by_id, {path.name: parsed.meta.period}))
     document = Document(
         file=path.name,
         kind=parsed.meta.kind,
@@ -245,7 +245,8 @@ def _repair_vectors(index: Index, report: IngestReport) -> None:
     if missing:
         chunks = [c for c in index.catalog.chunks() if c.chunk_id in missing]
         items = index.catalog.items_by_id(c.item_id for c in chunks)
-        index.store.upsert(chunks, index.embedder.embed_passages([c.text for c in chunks]), items)
+        periods = {d.file: d.period for d in index.catalog.documents()}
+        index.store.upsert(chunks, index.embedder.embed_passages([c.text for c in chunks]), items, periods)
     report.repaired_vectors = len(extra) + len(missing)
 
 

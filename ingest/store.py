@@ -8,7 +8,8 @@ and months too (202307) because Chroma's range operators only compare numbers.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,22 @@ def date_to_int(iso: str | None) -> int:
     return int(iso.replace("-", "")) if iso else 0
 
 
-def chunk_metadata(chunk: Chunk, item: Item) -> dict[str, Any]:
+def filter_span(item: Item, period: str = "") -> tuple[int, int]:
+    """The (first, last) day an item counts for in period filters, as integers; (0, 0) when undated.
+
+    A bulletin item dated only by its month ("7月，…", "近日") spans its bulletin's whole month, so a
+    question about that month still finds it.
+    """
+    if item.date:
+        return date_to_int(item.date), date_to_int(item.date_end or item.date)
+    if item.kind == "bulletin" and re.fullmatch(r"\d{4}-\d{2}", period or ""):
+        month = int(period.replace("-", ""))
+        return month * 100 + 1, month * 100 + 31
+    return 0, 0
+
+
+def chunk_metadata(chunk: Chunk, item: Item, period: str = "") -> dict[str, Any]:
+    first, last = filter_span(item, period)
     return {
         "item_id": item.item_id,
         "file": item.file,
@@ -40,10 +56,18 @@ def chunk_metadata(chunk: Chunk, item: Item) -> dict[str, Any]:
         "section": item.section,
         "title": item.title,
         "position": item.position,
-        "date": date_to_int(item.date),
-        "date_end": date_to_int(item.date_end or item.date),
-        "month": date_to_int(item.date) // 100,
+        "date": first,
+        "date_end": last,
+        "day_precise": item.date is not None,
+        "month": first // 100,
     }
+
+
+def needs_day_precision(date_from: str | None, date_to: str | None) -> bool:
+    """A period shorter than a whole month ("12月5日", "7月下旬") must not match items dated only by month."""
+    if not (date_from and date_to):
+        return False
+    return not (date_from.endswith("-01") and int(date_to[8:10]) >= 28) and date_from[:7] == date_to[:7]
 
 
 def date_range_filter(date_from: str | None, date_to: str | None) -> dict[str, Any] | None:
@@ -55,6 +79,8 @@ def date_range_filter(date_from: str | None, date_to: str | None) -> dict[str, A
         conditions.append({"date": {"$lte": date_to_int(date_to)}})
     if date_from or date_to:
         conditions.append({"date": {"$gt": 0}})  # undated items (the reports) never match a period
+    if needs_day_precision(date_from, date_to):
+        conditions.append({"day_precise": True})
     if not conditions:
         return None
     return conditions[0] if len(conditions) == 1 else {"$and": conditions}
@@ -89,14 +115,15 @@ class VectorStore:
     def count(self) -> int:
         return self._collection.count()
 
-    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray, items: dict[str, Item]) -> None:
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray, items: dict[str, Item], periods: Mapping[str, str]) -> None:
+        """Write chunks with their vectors; `periods` maps a file to its document period (for filter spans)."""
         for start in range(0, len(chunks), _ADD_BATCH):
             batch = chunks[start : start + _ADD_BATCH]
             self._collection.upsert(
                 ids=[c.chunk_id for c in batch],
                 embeddings=[vector.tolist() for vector in vectors[start : start + _ADD_BATCH]],
                 documents=[c.text for c in batch],
-                metadatas=[chunk_metadata(c, items[c.item_id]) for c in batch],
+                metadatas=[chunk_metadata(c, items[c.item_id], periods.get(c.file, "")) for c in batch],
             )
 
     def delete(self, chunk_ids: Sequence[str]) -> None:

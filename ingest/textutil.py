@@ -42,6 +42,16 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
+def words(text: str) -> list[str]:
+    """Accurate-mode jieba words (no overlapping sub-words), lower-cased, without stopwords or punctuation."""
+    out = []
+    for token in _rjieba().cut(text):
+        token = token.strip().lower()
+        if token and token not in _STOPWORDS and not _is_punctuation(token):
+            out.append(token)
+    return out
+
+
 def _is_punctuation(token: str) -> bool:
     return all(not ch.isalnum() for ch in token)
 

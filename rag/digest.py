@@ -21,7 +21,8 @@ _LEADER = re.compile(
 )
 _NOT_A_PERSON = re.compile(r"[市县区省委府局厅部院会组团队党镇乡村州国]")
 _MEETING = re.compile(r"会议|大会|座谈会|推进会|研讨会|论坛|常务会|全体会|召开|举行|开幕|闭幕")
-_MAX_KEY_ITEMS = 6
+_MAJOR_MEETING = re.compile(r"全会|全体会议|常务会议|常委会|代表大会|工作会议|经济工作|总结表彰|述职评议|人大|政协")
+_MAX_KEY_ITEMS = 8
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,11 @@ def key_sentence(item: Item) -> str:
 
 
 def _importance(item: Item) -> tuple[int, int]:
-    figures = len(_FIGURE.findall(item.text))
-    return (1 if _MEETING.search(item.title) else 0) + min(figures, 3), len(item.text)
+    """Major meetings first, then any meeting or leader's activity, then items carrying figures."""
+    score = 3 if _MAJOR_MEETING.search(item.title) else 1 if _MEETING.search(item.title) else 0
+    score += 1 if leader_of(item.title) else 0
+    score += min(len(_FIGURE.findall(item.text)), 2)
+    return score, len(item.text)
 
 
 def _section_digest(section: str, items: Sequence[Item]) -> SectionDigest:

@@ -11,11 +11,16 @@ from ingest.textutil import normalize_spaces, split_sentences
 from rag.evidence import key_terms
 from rag.records import Intent
 
-_MAX_SENTENCES = 5
+_MAX_SENTENCES = 6
 _YEAR = re.compile(r"(\d{4})年")
 _MIN_SENTENCE_CHARS = 6
-# A sentence makes the answer when it covers at least this share of what the best sentence covers.
+# A sentence makes the answer when it covers at least this share of what the best sentence covers;
+# sentences of other sources must come closer, or weakly related items slip in.
 _RELATIVE_CUTOFF = 0.6
+_OTHER_SOURCE_CUTOFF = 0.8
+_OTHER_SOURCE_FIRST_CUTOFF = 0.5
+_FOLLOWING_SENTENCES = 2
+_ASKS_FOR_SPECIFICS = re.compile(r"哪|多少|几|什么|谁|怎么|如何|是否|名单|内容|情况")
 
 
 @dataclass(frozen=True)
@@ -45,16 +50,20 @@ def best_sentences(question: str, item: Item, limit: int = 2) -> list[str]:
     return [sentences[i] for i in sorted(chosen)] or sentences[:1]
 
 
-def extractive_answer(question: str, sources: Sequence[tuple[int, Item]], intent: Intent = "answer") -> str:
+def extractive_answer(
+    question: str, sources: Sequence[tuple[int, Item]], intent: Intent = "answer", parts: Sequence[str] = ()
+) -> str:
     """Sentences copied verbatim from the sources, each followed by its citation [n].
 
     A list question gets one line per item (its title and best sentence); any other question gets the
-    sentences, from all sources, that best cover the question's key terms, strongest source first.
+    sentences, from all sources, that best cover the question's key terms (and, for "哪些/多少" questions,
+    the sentences that follow the best one), in source order.
     """
     if intent == "list":
         lines = [f"- {item.title}：{best_sentences(question, item, 1)[0]}[{n}]" for n, item in sources if item.text.strip()]
     else:
-        lines = [f"- {c.sentence}[{c.n}]" for c in _ranked_sentences(question, sources)]
+        # A question in several parts ("2月和12月分别…") gets the best sentences of each part.
+        lines = list(dict.fromkeys(f"- {c.sentence}[{c.n}]" for q in (parts or [question]) for c in _ranked_sentences(q, sources)))
     return "根据资料：\n" + "\n".join(lines) if lines else ""
 
 
@@ -67,16 +76,35 @@ def _year_penalty(question_years: set[str], sentence: str) -> float:
 def _ranked_sentences(question: str, sources: Sequence[tuple[int, Item]]) -> list[_Candidate]:
     terms = key_terms(question)
     question_years = set(_YEAR.findall(normalize_spaces(question)))
+    by_source = {
+        n: [s for s in split_sentences(item.text) if len(s) >= _MIN_SENTENCE_CHARS] for n, item in sources
+    }
     candidates = [
         _Candidate(n, order, sentence, sentence_score(terms, sentence) * _year_penalty(question_years, sentence))
-        for n, item in sources
-        for order, sentence in enumerate(s for s in split_sentences(item.text) if len(s) >= _MIN_SENTENCE_CHARS)
+        for n, sentences in by_source.items()
+        for order, sentence in enumerate(sentences)
     ]
     if not candidates:
         return []
-    best = max(c.score for c in candidates)
-    if best == 0:  # nothing matches word for word: the lead sentence of the strongest source
+    best = max(candidates, key=lambda c: (c.score, -c.n, -c.order))
+    if best.score == 0:  # nothing matches word for word: the lead sentence of the strongest source
         return [next(c for c in candidates if c.n == sources[0][0])]
-    chosen = sorted((c for c in candidates if c.score >= best * _RELATIVE_CUTOFF), key=lambda c: (-c.score, c.n, c.order))
-    chosen = chosen[:_MAX_SENTENCES]
-    return sorted(chosen, key=lambda c: (c.n, c.order))
+    chosen = {(best.n, best.order): best}
+    # The answer to "哪些/多少/谁" usually follows the sentence that repeats the question's words.
+    if _ASKS_FOR_SPECIFICS.search(question):
+        for c in candidates:
+            following = c.n == best.n and best.order < c.order <= best.order + _FOLLOWING_SENTENCES
+            if following and _year_penalty(question_years, c.sentence) == 1.0:
+                chosen[(c.n, c.order)] = c
+    represented = {best.n}
+    for c in sorted(candidates, key=lambda c: (-c.score, c.n, c.order)):
+        if len(chosen) >= _MAX_SENTENCES:
+            break
+        if c.n == best.n:
+            cutoff = _RELATIVE_CUTOFF
+        else:  # another item's best sentence may add the other half of a two-part answer
+            cutoff = _OTHER_SOURCE_CUTOFF if c.n in represented else _OTHER_SOURCE_FIRST_CUTOFF
+        if c.score >= best.score * cutoff:
+            chosen.setdefault((c.n, c.order), c)
+            represented.add(c.n)
+    return sorted(chosen.values(), key=lambda c: (c.n, c.order))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -11,8 +11,9 @@ import numpy as np
 
 from ingest.index import Index
 from ingest.records import Chunk, Item
-from ingest.store import date_range_filter, date_to_int
+from ingest.store import date_range_filter, date_to_int, filter_span, needs_day_precision
 from ingest.textutil import tokenize
+from rag.evidence import TermWeights
 from rag.fusion import interleave, reciprocal_rank_fusion
 from rag.records import Hit, Query
 
@@ -27,16 +28,13 @@ class _ChunkRow:
 class Bm25Index:
     """BM25 over all current chunks, built in memory from the catalog (a fraction of a second)."""
 
-    def __init__(self, chunks: Sequence[Chunk], items: dict[str, Item]) -> None:
+    def __init__(self, chunks: Sequence[Chunk], items: dict[str, Item], periods: Mapping[str, str]) -> None:
         import bm25s
 
-        self.rows = [
-            _ChunkRow(c, date_to_int(items[c.item_id].date), date_to_int(items[c.item_id].date_end or items[c.item_id].date))
-            for c in chunks
-            if c.item_id in items
-        ]
+        self.rows = [_ChunkRow(c, *filter_span(items[c.item_id], periods.get(c.file, ""))) for c in chunks if c.item_id in items]
         self._dates = np.array([r.date for r in self.rows], dtype=np.int64)
         self._date_ends = np.array([r.date_end for r in self.rows], dtype=np.int64)
+        self._day_precise = np.array([items[r.chunk.item_id].date is not None for r in self.rows], dtype=bool)
         self._bm25 = bm25s.BM25()
         if self.rows:
             self._bm25.index([tokenize(r.chunk.text) or ["\u0000"] for r in self.rows], show_progress=False)
@@ -53,6 +51,8 @@ class Bm25Index:
             mask &= self._date_ends >= date_to_int(date_from)
         if date_to:
             mask &= self._dates <= date_to_int(date_to)
+        if needs_day_precision(date_from, date_to):
+            mask &= self._day_precise
         scores = np.where(mask & (scores > 0), scores, -1.0)
         order = np.argsort(-scores, kind="stable")[:n]
         return [self.rows[i].chunk for i in order if scores[i] > 0]
@@ -69,12 +69,14 @@ class Retriever:
     def _state(self) -> tuple[Bm25Index, dict[str, Chunk], dict[str, Item]]:
         items = {item.item_id: item for item in self.index.catalog.items()}
         chunks = self.index.catalog.chunks()
-        return Bm25Index(chunks, items), {c.chunk_id: c for c in chunks}, items
+        periods = {d.file: d.period for d in self.index.catalog.documents()}
+        return Bm25Index(chunks, items, periods), {c.chunk_id: c for c in chunks}, items
 
     def refresh(self) -> None:
         """Forget the in-memory BM25 and item maps after the index changed (e.g. an upload)."""
         with self._lock:
             self.__dict__.pop("_state", None)
+            self.__dict__.pop("term_weights", None)
 
     @cached_property
     def _reranker(self):
@@ -128,3 +130,7 @@ class Retriever:
     def items(self) -> dict[str, Item]:
         with self._lock:
             return self._state[2]
+
+    @cached_property
+    def term_weights(self) -> TermWeights:
+        return TermWeights(f"{item.title} {item.text}" for item in self.items().values())

@@ -6,6 +6,7 @@ The CLI, the web UI and the evaluation harness all call `Assistant.ask_stream` /
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -13,8 +14,9 @@ from functools import cached_property
 
 from ingest.index import Index
 from ingest.records import Item
+from ingest.textutil import normalize_spaces
 from rag.digest import build_digest, month_label, outline_for_overview, render_digest
-from rag.evidence import evidence_score
+from rag.evidence import evidence_score, figure_terms, states_figure
 from rag.extractive import extractive_answer
 from rag.prompting import ANSWER_PROMPT, REFUSAL, format_sources, pack_sources
 from rag.query import Catalog, parse_query
@@ -24,6 +26,9 @@ from rag.settings import Settings, get_settings
 from rag.verify import verify_answer
 
 MIN_EVIDENCE = 0.5
+FIGURE_MARGIN = 0.1
+# "2022年洛阳市政府工作报告" names a report by the year it was delivered and the government giving it.
+_NAMED_REPORT = re.compile(r"(\d{4})年的?((?:洛阳)?[\u4e00-\u9fff]{0,4}?[市区县])?(?:人民)?政府工作报告")
 _LIST_K = 10
 _EXTRACTIVE_SOURCES = 3
 
@@ -81,6 +86,8 @@ class Assistant:
     def refresh(self) -> None:
         """Call after the index changed (upload, delete)."""
         self.__dict__.pop("catalog", None)
+        self.__dict__.pop("_reports", None)
+        self.__dict__.pop("_document_titles", None)
         self.retriever.refresh()
 
     # -- questions -----------------------------------------------------------------------------
@@ -98,7 +105,7 @@ class Assistant:
         query = self._understand(question, history, name)
         if month:
             query = _restrict_to_month(query, month)
-        uncovered = self._uncovered_period(query)
+        uncovered = self._uncovered_period(query) or self._missing_report(question)
         if uncovered:
             yield from self._emit(Answer(question, uncovered, True, name, query=query, notices=list(query.notes)), started)
             return
@@ -109,7 +116,18 @@ class Assistant:
         hits = self.retriever.retrieve(query, k)
         retrieve_ms = _ms(started)
         dated = bool(query.date_from or query.date_to)
-        supported = [hit for hit in hits if evidence_score(query.text, hit.item, dated) >= MIN_EVIDENCE]
+        titles = self._document_titles
+        scores = {
+            hit.item.item_id: evidence_score(query.text, hit.item, dated, self.retriever.term_weights, titles.get(hit.item.file, ""))
+            for hit in hits
+        }
+        supported = [hit for hit in hits if scores[hit.item.item_id] >= MIN_EVIDENCE]
+        heads = figure_terms(query.text)
+        best = max(scores.values(), default=0.0)
+        # The figure asked for must stand in an item about the topic itself, not in one that merely
+        # shares the question's common words (a "总投资" of another project).
+        if heads and not any(states_figure(h.item, heads) for h in supported if scores[h.item.item_id] >= best - FIGURE_MARGIN):
+            supported = []
         if not supported:
             answer = Answer(question, REFUSAL, True, name, retrieved=hits, query=query, notices=list(query.notes))
             answer.timings_ms = {"retrieve": retrieve_ms, "generate": 0.0, "total": _ms(started)}
@@ -141,7 +159,7 @@ class Assistant:
         sources = [(n, hit.item) for n, hit in enumerate(hits[: max(_EXTRACTIVE_SOURCES, len(query.sub_questions) * 2)], start=1)]
         if query.intent == "list":
             sources = [(n, hit.item) for n, hit in enumerate(hits, start=1)]
-        text = extractive_answer(query.text, sources, query.intent)
+        text = extractive_answer(query.text, sources, query.intent, [part.text for part in query.sub_questions])
         yield Delta(text)
         return self._verified(query, text, sources, "extractive", notices)
 
@@ -260,6 +278,25 @@ class Assistant:
             return None  # at least part of the period is covered: answer that part
         labels = "、".join(month_label(m) for m in missing)
         return f"语料中没有{labels}的资料，无法回答。现有月报：{self._months_text()}。"
+
+    @cached_property
+    def _document_titles(self) -> dict[str, str]:
+        return {d.file: d.title for d in self.index.catalog.documents()}
+
+    @cached_property
+    def _reports(self) -> list[tuple[str, str]]:
+        """(delivery year, title) of every indexed work report."""
+        return [(d.period[:4], d.title) for d in self.index.catalog.documents() if d.kind == "report"]
+
+    def _missing_report(self, question: str) -> str | None:
+        """A question about "2022年洛阳市政府工作报告" when the corpus has no such report is refused as such."""
+        for match in _NAMED_REPORT.finditer(normalize_spaces(question)):
+            year, government = match.group(1), (match.group(2) or "").replace("的", "")
+            named = f"{government}政府工作报告" if government else "政府工作报告"
+            if not any(y == year and named in title for y, title in self._reports):
+                available = "、".join(f"{title}" for _, title in self._reports) or "无"
+                return f"语料中没有{year}年的{government}政府工作报告，无法回答。现有政府工作报告：{available}。"
+        return None
 
     def _months_text(self) -> str:
         return "、".join(month_label(m) for m in self.catalog.bulletin_months) or "无"

@@ -96,3 +96,22 @@ class TestDigest:
     def test_empty_month_is_an_error(self):
         with pytest.raises(ValueError, match="2023-05"):
             build_digest("2023-05", [])
+
+
+class TestFigureQuestions:
+    def test_terms_next_to_the_asking_word(self):
+        from rag.evidence import figure_terms
+
+        assert figure_terms("洛阳城市阳台项目总投资是多少？") == ["投资"]
+        assert figure_terms("今年牡丹文化节期间一共接待了多少游客？") == ["接待", "游客"]
+        assert figure_terms("2023年《财富》中国500强里洛阳排第几？") == []  # a rank, not a quantity
+        assert figure_terms("江凌到哪里调研？") == []
+
+    def test_a_figure_must_stand_with_the_asked_term_or_a_variant(self):
+        from rag.evidence import states_figure
+
+        count = item(7, "科技型中小企业", "7月10日，172家企业入围。至此，全市科技型中小企业数量增至2503家。")
+        assert states_figure(count, ["增加"])  # 增至 states what 增加到多少 asks
+        assert not states_figure(VISIT, ["投资"])
+        assert not states_figure(item(8, "开工", "7月20日，项目开工。"), ["投资"])  # a date is not a figure
+        assert states_figure(VISIT, [])

@@ -177,3 +177,18 @@ def test_month_filter_returns_only_that_month(indexed_settings):
     assert {items_file for items_file in (m.item_id.split("#")[0] for m in unfiltered)} - {JUL.rsplit(".", 1)[0]}
     metadata = index.store.get_metadata({"month": 202312})
     assert metadata and all(m["file"] == DEC for m in metadata)
+
+
+def test_items_dated_by_month_only_match_their_month_but_not_a_day(indexed_settings):
+    from ingest.store import needs_day_precision
+
+    index = Index(indexed_settings)
+    month_only = [i for i in index.catalog.items(JUL) if i.date is None]
+    assert month_only, "the July bulletin has items dated only by month (7月，…)"
+    wanted = {i.item_id for i in month_only}
+    july = index.store.get_metadata(date_range_filter("2023-07-01", "2023-07-31"))
+    assert wanted <= {m["item_id"] for m in july}
+    one_day = index.store.get_metadata(date_range_filter("2023-07-05", "2023-07-05"))
+    assert one_day and not wanted & {m["item_id"] for m in one_day}
+    assert needs_day_precision("2023-07-21", "2023-07-31") and not needs_day_precision("2023-07-01", "2023-07-31")
+    assert not needs_day_precision("2023-02-01", "2023-07-31")

@@ -148,3 +148,14 @@ def test_follow_up_rewritten_by_a_remote_llm(indexed_settings):
     assert answer.question == "同比增长多少？"
     assert answer.query.text == "2020年洛阳市地区生产总值同比增长多少？"
     assert "3%" in answer.text and answer.fidelity == 1.0
+
+
+def test_a_report_the_corpus_lacks_is_refused_as_such(assistant):
+    answer = assistant.ask("2022年洛阳市政府工作报告提出的全市GDP增长目标是多少？")
+    assert answer.refused and "2022年的洛阳市政府工作报告" in answer.text and "涧西区" in answer.text
+    assert not assistant.ask("2022年涧西区政府工作报告提出的地区生产总值目标是多少？").refused
+
+
+def test_topic_without_the_asked_figure_is_refused(assistant):
+    assert assistant.ask("洛阳城市阳台项目总投资是多少？").refused
+    assert not assistant.ask("洛阳城市阳台项目是哪天开工的？").refused
