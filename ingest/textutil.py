@@ -33,19 +33,19 @@ def _rjieba():
 
 
 def tokenize(text: str) -> list[str]:
-    """Search-mode jieba tokens, lower-cased, without stopwords, punctuation or blanks."""
-    tokens = []
-    for token in _rjieba().cut_for_search(text):
-        token = token.strip().lower()
-        if token and token not in _STOPWORDS and not _is_punctuation(token):
-            tokens.append(token)
-    return tokens
+    """Search-mode jieba tokens (overlapping sub-words, good for BM25 recall), cleaned."""
+    return _clean(_rjieba().cut_for_search(text))
 
 
 def words(text: str) -> list[str]:
-    """Accurate-mode jieba words (no overlapping sub-words), lower-cased, without stopwords or punctuation."""
+    """Accurate-mode jieba words (no overlapping sub-words), cleaned."""
+    return _clean(_rjieba().cut(text))
+
+
+def _clean(tokens: list[str]) -> list[str]:
+    """Lower-cased tokens without stopwords, punctuation or blanks."""
     out = []
-    for token in _rjieba().cut(text):
+    for token in tokens:
         token = token.strip().lower()
         if token and token not in _STOPWORDS and not _is_punctuation(token):
             out.append(token)

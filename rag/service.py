@@ -115,19 +115,7 @@ class Assistant:
         k = max(k or self.settings.k, _LIST_K if query.intent == "list" else 0)
         hits = self.retriever.retrieve(query, k)
         retrieve_ms = _ms(started)
-        dated = bool(query.date_from or query.date_to)
-        titles = self._document_titles
-        scores = {
-            hit.item.item_id: evidence_score(query.text, hit.item, dated, self.retriever.term_weights, titles.get(hit.item.file, ""))
-            for hit in hits
-        }
-        supported = [hit for hit in hits if scores[hit.item.item_id] >= MIN_EVIDENCE]
-        heads = figure_terms(query.text)
-        best = max(scores.values(), default=0.0)
-        # The figure asked for must stand in an item about the topic itself, not in one that merely
-        # shares the question's common words (a "总投资" of another project).
-        if heads and not any(states_figure(h.item, heads) for h in supported if scores[h.item.item_id] >= best - FIGURE_MARGIN):
-            supported = []
+        supported = self._supported(query, hits)
         if not supported:
             answer = Answer(question, REFUSAL, True, name, retrieved=hits, query=query, notices=list(query.notes))
             answer.timings_ms = {"retrieve": retrieve_ms, "generate": 0.0, "total": _ms(started)}
@@ -139,6 +127,22 @@ class Assistant:
         answer.timings_ms = {"retrieve": retrieve_ms, "generate": _ms(started) - retrieve_ms, "total": _ms(started)}
         yield Done(answer)
 
+    def _supported(self, query: Query, hits: list[Hit]) -> list[Hit]:
+        """The hits that answer the question; none means refuse (decided before any LLM runs)."""
+        dated = bool(query.date_from or query.date_to)
+        titles = self._document_titles
+        weights = self.retriever.term_weights
+        scores = {h.item.item_id: evidence_score(query.text, h.item, dated, weights, titles.get(h.item.file, "")) for h in hits}
+        supported = [hit for hit in hits if scores[hit.item.item_id] >= MIN_EVIDENCE]
+        heads = figure_terms(query.text)
+        best = max(scores.values(), default=0.0)
+        # The figure asked for must stand in an item about the topic itself, not in one that merely
+        # shares the question's common words (a "总投资" of another project).
+        on_topic = [hit for hit in supported if scores[hit.item.item_id] >= best - FIGURE_MARGIN]
+        if heads and not any(states_figure(hit.item, heads) for hit in on_topic):
+            return []
+        return supported
+
     def _generate(self, query: Query, hits: list[Hit], name: str) -> Iterator[Event]:
         notices = list(query.notes)
         if name != "extractive":
@@ -148,7 +152,6 @@ class Assistant:
                 for piece in self._stream_llm(name, query.text, packed):
                     text += piece
                     yield Delta(piece)
-                return self._verified(query, text, [(n, item) for n, item, _ in packed], name, notices)
             except Exception as error:  # the server went away mid-answer, or was never there
                 from rag.llms import is_connection_error
 
@@ -156,6 +159,14 @@ class Assistant:
                     raise
                 notices.append(f"LLM（{name}）无法连接，已改用抽取式回答：{type(error).__name__}")
                 yield Delta("\n\n[LLM 无法连接，改用抽取式回答]\n\n")
+            else:
+                answer = self._verified(query, text, [(n, item) for n, item, _ in packed], name, notices)
+                if not answer.refused:
+                    return answer
+                # Retrieval found items that answer the question; a small model's refusal is not the
+                # last word: show what the sources say, and say so.
+                notices.append(f"LLM（{name}）未能作答，以下为资料原文摘录")
+                yield Delta("\n\n[LLM 未能作答，以下为资料原文摘录]\n\n")
         sources = [(n, hit.item) for n, hit in enumerate(hits[: max(_EXTRACTIVE_SOURCES, len(query.sub_questions) * 2)], start=1)]
         if query.intent == "list":
             sources = [(n, hit.item) for n, hit in enumerate(hits, start=1)]

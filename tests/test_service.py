@@ -59,9 +59,11 @@ def test_invented_number_is_flagged(indexed_settings):
     assert answer.fidelity < 1.0
 
 
-def test_llm_refusal_is_reported_as_refusal(indexed_settings):
+def test_llm_refusal_despite_evidence_falls_back_to_the_sources(indexed_settings):
     answer = llm_assistant(indexed_settings, fake_llm(REFUSAL)).ask(GDP_QUESTION)
-    assert answer.refused and answer.text == REFUSAL
+    assert not answer.refused and answer.llm == "extractive"
+    assert "5128.4亿元" in answer.text and answer.citations
+    assert any("未能作答" in notice for notice in answer.notices)
 
 
 def test_no_evidence_refuses_without_calling_the_llm(indexed_settings):
