@@ -165,13 +165,14 @@ def evaluate(
     out: Annotated[Path, typer.Option("--out")] = Path("reports"),
     compare: Annotated[Optional[str], typer.Option(help="comma-separated configs, e.g. naive,extractive,local")] = None,
     limit: Annotated[Optional[int], typer.Option(help="only the first N questions (smoke run)")] = None,
+    judge: Annotated[bool, typer.Option("--judge", help="claim-level faithfulness judged by the configured openai endpoint")] = False,
 ) -> None:
     """Run the evaluation set and write Markdown, JSON and PNG reports."""
     _quiet_libraries()
     from eval.harness import run_cli
 
     try:
-        run_cli(_settings(), set_path, out, llm=llm, compare=compare, limit=limit)
+        run_cli(_settings(), set_path, out, llm=llm, compare=compare, limit=limit, judge=judge)
     except ValueError as error:
         _fail(str(error))
 
