@@ -26,7 +26,8 @@ def split_sentences(text: str) -> list[str]:
 
 
 @lru_cache(maxsize=1)
-def _rjieba():
+def jieba_engine():
+    """The rjieba module (Rust jieba-rs), imported on first use."""
     import rjieba  # Rust jieba: tokenises the whole corpus in well under a second
 
     return rjieba
@@ -34,12 +35,12 @@ def _rjieba():
 
 def tokenize(text: str) -> list[str]:
     """Search-mode jieba tokens (overlapping sub-words, good for BM25 recall), cleaned."""
-    return _clean(_rjieba().cut_for_search(text))
+    return _clean(jieba_engine().cut_for_search(text))
 
 
 def words(text: str) -> list[str]:
     """Accurate-mode jieba words (no overlapping sub-words), cleaned."""
-    return _clean(_rjieba().cut(text))
+    return _clean(jieba_engine().cut(text))
 
 
 def _clean(tokens: list[str]) -> list[str]:

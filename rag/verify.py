@@ -20,13 +20,13 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 from ingest.records import Item
-from ingest.textutil import split_sentences, tokenize
+from ingest.textutil import jieba_engine, split_sentences, tokenize
+from rag.prompting import REFUSAL as PROMPT_REFUSAL
 from rag.records import Citation, SentenceCheck
 
-REFUSAL = "资料中没有相关信息"
+REFUSAL = PROMPT_REFUSAL.rstrip("。")
 
 # Tuned on 20 hand-written paraphrases of parsed corpus items: against their own item they
 # share >= 0.89 of their content words (mean 0.99) and >= 0.76 of their character pairs; the
@@ -209,13 +209,6 @@ _CONTEXT_NAMES = frozenset({"洛阳", "洛阳市", "河南", "河南省", "中�
 _MASK = "，"
 
 
-@lru_cache(maxsize=1)
-def _rjieba():
-    import rjieba  # Rust jieba: part-of-speech tags in microseconds
-
-    return rjieba
-
-
 def _extract_typed_facts(sentence: str) -> list[_Fact]:
     text = _canonical(_NORMAL_MARKER_RE.sub("", CITATION_RE.sub("", sentence)))
     facts: list[_Fact] = []
@@ -263,7 +256,7 @@ def _is_cjk(word: str) -> bool:
 
 def _names(text: str) -> list[str]:
     """Person and place names jieba finds in `text`, common words it mis-tags left out."""
-    jieba = _rjieba()
+    jieba = jieba_engine()
     tagged = jieba.tag(text)
     names: list[str] = []
     index = 0
