@@ -161,3 +161,10 @@ def test_a_report_the_corpus_lacks_is_refused_as_such(assistant):
 def test_topic_without_the_asked_figure_is_refused(assistant):
     assert assistant.ask("洛阳城市阳台项目总投资是多少？").refused
     assert not assistant.ask("洛阳城市阳台项目是哪天开工的？").refused
+
+
+def test_an_llm_answer_the_sources_do_not_support_is_replaced_by_the_sources(indexed_settings):
+    model = fake_llm("洛阳2020年GDP增长了9.9%[1]。人均收入达到20.5万元[1]。")
+    answer = llm_assistant(indexed_settings, model).ask(GDP_QUESTION)
+    assert answer.llm == "extractive" and "5128.4亿元" in answer.text and answer.fidelity == 1.0
+    assert any("无法核实" in notice for notice in answer.notices)
