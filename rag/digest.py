@@ -124,8 +124,7 @@ def render_digest(digest: MonthDigest) -> tuple[str, list[tuple[int, DigestBulle
         for bullet in section.bullets:
             n = len(numbered) + 1
             numbered.append((n, bullet))
-            when = _short_date(bullet.item)
-            lines.append(f"- {bullet.item.title}{f'（{when}）' if when else ''}：{bullet.detail}[{n}]")
+            lines.append(f"- {bullet.item.title}{_when(bullet.item)}：{bullet.detail}[{n}]")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n", numbered
 
@@ -139,6 +138,12 @@ def _section_stats(section: SectionDigest) -> str:
     if section.count > len(section.bullets):
         stats.append(f"列出 {len(section.bullets)} 条要点")
     return "；".join(stats)
+
+
+def _when(item: Item) -> str:
+    """"（7月5日）" after a title, or nothing for an undated item."""
+    short = _short_date(item)
+    return f"（{short}）" if short else ""
 
 
 def _short_date(item: Item) -> str:
@@ -160,7 +165,7 @@ def outline_for_overview(digest: MonthDigest, numbered: list[tuple[int, DigestBu
     lines, used = [], 0
     for section in digest.sections:
         block = [f"{section.section}（{section.count}条）"]
-        block += [f"[{number_of[id(b)]}] {b.item.title}{f'（{_short_date(b.item)}）' if _short_date(b.item) else ''}" for b in section.bullets]
+        block += [f"[{number_of[id(b)]}] {b.item.title}{_when(b.item)}" for b in section.bullets]
         cost = count_tokens("\n".join(block))
         if lines and used + cost > budget_tokens:
             break

@@ -42,7 +42,7 @@ def sentence_score(terms: Sequence[str], sentence: str) -> float:
 def best_sentences(question: str, item: Item, limit: int = 2) -> list[str]:
     """The item's sentences that best match the question, in document order; the lead if none match."""
     terms = key_terms(question)
-    sentences = [s for s in split_sentences(item.text) if len(s) >= _MIN_SENTENCE_CHARS]
+    sentences = _sentences(item)
     if not sentences:
         return [item.text.strip()] if item.text.strip() else []
     ranked = sorted(range(len(sentences)), key=lambda i: (-sentence_score(terms, sentences[i]), i))
@@ -67,6 +67,11 @@ def extractive_answer(
     return "根据资料：\n" + "\n".join(lines) if lines else ""
 
 
+def _sentences(item: Item) -> list[str]:
+    """The item's sentences long enough to stand alone in an answer."""
+    return [s for s in split_sentences(item.text) if len(s) >= _MIN_SENTENCE_CHARS]
+
+
 def _year_penalty(question_years: set[str], sentence: str) -> float:
     """A sentence about other years than the ones asked about ("2021年…" for a 2020 question) counts half."""
     years = set(_YEAR.findall(normalize_spaces(sentence)))
@@ -76,9 +81,7 @@ def _year_penalty(question_years: set[str], sentence: str) -> float:
 def _ranked_sentences(question: str, sources: Sequence[tuple[int, Item]]) -> list[_Candidate]:
     terms = key_terms(question)
     question_years = set(_YEAR.findall(normalize_spaces(question)))
-    by_source = {
-        n: [s for s in split_sentences(item.text) if len(s) >= _MIN_SENTENCE_CHARS] for n, item in sources
-    }
+    by_source = {n: _sentences(item) for n, item in sources}
     candidates = [
         _Candidate(n, order, sentence, sentence_score(terms, sentence) * _year_penalty(question_years, sentence))
         for n, sentences in by_source.items()

@@ -6,6 +6,7 @@ The CLI, the web UI and the evaluation harness all call `Assistant.ask_stream` /
 
 from __future__ import annotations
 
+import calendar
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -13,7 +14,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 
 from ingest.index import Index
-from ingest.records import Item
+from ingest.records import Document, Item
 from ingest.textutil import normalize_spaces
 from rag.digest import build_digest, month_label, outline_for_overview, render_digest
 from rag.evidence import evidence_score, figure_terms, states_figure
@@ -69,8 +70,12 @@ class Assistant:
 
     # -- what the corpus covers ----------------------------------------------------------------
     @cached_property
+    def _documents(self) -> list[Document]:
+        return self.index.catalog.documents()
+
+    @property
     def catalog(self) -> Catalog:
-        documents = self.index.catalog.documents()
+        documents = self._documents
         return Catalog(
             bulletin_months=tuple(sorted(d.period for d in documents if d.kind == "bulletin" and d.period)),
             report_periods=tuple(sorted(d.period for d in documents if d.kind == "report" and d.period)),
@@ -88,9 +93,7 @@ class Assistant:
 
     def refresh(self) -> None:
         """Call after the index changed (upload, delete)."""
-        self.__dict__.pop("catalog", None)
-        self.__dict__.pop("_reports", None)
-        self.__dict__.pop("_document_titles", None)
+        self.__dict__.pop("_documents", None)
         self.retriever.refresh()
 
     # -- questions -----------------------------------------------------------------------------
@@ -120,10 +123,8 @@ class Assistant:
         retrieve_ms = _ms(started)
         supported = self._supported(query, hits)
         if not supported:
-            answer = Answer(question, REFUSAL, True, name, retrieved=hits, query=query, notices=list(query.notes))
-            answer.timings_ms = {"retrieve": retrieve_ms, "generate": 0.0, "total": _ms(started)}
-            yield Delta(answer.text)
-            yield Done(answer)
+            refusal = Answer(question, REFUSAL, True, name, retrieved=hits, query=query, notices=list(query.notes))
+            yield from self._emit(refusal, started, retrieve_ms)
             return
         answer = yield from self._generate(query, supported, name)
         answer.retrieved = hits
@@ -152,7 +153,8 @@ class Assistant:
             packed = pack_sources(hits, self.settings.context_tokens)
             try:
                 text = ""
-                for piece in self._stream_llm(name, query.text, packed):
+                prompt = ANSWER_PROMPT.invoke({"sources": format_sources(packed), "question": query.text})
+                for piece in self._stream_chat(name, prompt):
                     text += piece
                     yield Delta(piece)
             except Exception as error:  # the server went away mid-answer, or was never there
@@ -226,7 +228,7 @@ class Assistant:
             text = f"语料中没有{label}的资料。现有月报：{self._months_text()}。"
             yield from self._emit(Answer(question, text, True, name), started)
             return
-        items = [item for d in self.index.catalog.documents() if d.kind == "bulletin" and d.period == month for item in self.index.catalog.items(d.file)]
+        items = [item for d in self._documents if d.kind == "bulletin" and d.period == month for item in self.index.catalog.items(d.file)]
         digest = build_digest(month, items)
         digest_text, numbered = render_digest(digest)
         retrieve_ms = _ms(started)
@@ -273,13 +275,8 @@ class Assistant:
             self._chat_models[name] = get_chat_model(name, self.settings)
         return self._chat_models[name]
 
-    def _stream_llm(self, name: str, question: str, packed) -> Iterator[str]:
-        from langchain_core.output_parsers import StrOutputParser
-
-        chain = ANSWER_PROMPT | self._chat_model(name) | StrOutputParser()
-        yield from chain.stream({"sources": format_sources(packed), "question": question})
-
-    def _stream_chat(self, name: str, prompt: str) -> Iterator[str]:
+    def _stream_chat(self, name: str, prompt) -> Iterator[str]:
+        """Stream text from the named chat model for a prompt (a string or a rendered PromptValue)."""
         from langchain_core.output_parsers import StrOutputParser
 
         yield from (self._chat_model(name) | StrOutputParser()).stream(prompt)
@@ -295,14 +292,14 @@ class Assistant:
         labels = "、".join(month_label(m) for m in missing)
         return f"语料中没有{labels}的资料，无法回答。现有月报：{self._months_text()}。"
 
-    @cached_property
+    @property
     def _document_titles(self) -> dict[str, str]:
-        return {d.file: d.title for d in self.index.catalog.documents()}
+        return {d.file: d.title for d in self._documents}
 
-    @cached_property
+    @property
     def _reports(self) -> list[tuple[str, str]]:
         """(delivery year, title) of every indexed work report."""
-        return [(d.period[:4], d.title) for d in self.index.catalog.documents() if d.kind == "report"]
+        return [(d.period[:4], d.title) for d in self._documents if d.kind == "report"]
 
     def _missing_report(self, question: str) -> str | None:
         """A question about "2022年洛阳市政府工作报告" when the corpus has no such report is refused as such."""
@@ -317,8 +314,9 @@ class Assistant:
     def _months_text(self) -> str:
         return "、".join(month_label(m) for m in self.catalog.bulletin_months) or "无"
 
-    def _emit(self, answer: Answer, started: float) -> Iterator[Event]:
-        answer.timings_ms = {"retrieve": 0.0, "generate": 0.0, "total": _ms(started)}
+    def _emit(self, answer: Answer, started: float, retrieve_ms: float = 0.0) -> Iterator[Event]:
+        """Send an answer made without a generator (a refusal) as one piece."""
+        answer.timings_ms = {"retrieve": retrieve_ms, "generate": 0.0, "total": _ms(started)}
         yield Delta(answer.text)
         yield Done(answer)
 
@@ -331,16 +329,12 @@ def _final(events: Iterator[Event]) -> Answer:
 
 
 def _check_month(month: str) -> str:
-    import re
-
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month or ""):
         raise ValueError(f"月份格式应为 YYYY-MM，例如 2023-07（got {month!r}）")
     return month
 
 
 def _restrict_to_month(query: Query, month: str) -> Query:
-    import calendar
-
     year, mon = map(int, _check_month(month).split("-"))
     last = calendar.monthrange(year, mon)[1]
     return replace(
