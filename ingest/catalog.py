@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import astuple, fields
+from dataclasses import MISSING, astuple, fields
 from pathlib import Path
 
 from ingest.records import Chunk, Document, Item
@@ -34,6 +34,17 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_file ON chunks(file);
 """
 
+def _sql_literal(value: object) -> str:
+    """A column default as SQL (ALTER TABLE takes no bound parameters)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 _ITEM_COLUMNS = [f.name for f in fields(Item)]
 _CHUNK_COLUMNS = [f.name for f in fields(Chunk)]
 _DOCUMENT_COLUMNS = [f.name for f in fields(Document)]
@@ -45,7 +56,21 @@ class Catalog:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
+        self._add_missing_columns()
         self._lock = threading.Lock()
+
+    def _add_missing_columns(self) -> None:
+        """An index written before a record gained a field gets the column, with the field's default.
+
+        The pipeline fingerprint changes with the records module, so every file is re-processed on the
+        next ingest and the new column is filled then; until then old rows read as the default.
+        """
+        for table, record in (("documents", Document), ("items", Item), ("chunks", Chunk)):
+            present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            for column in fields(record):
+                if column.name not in present:
+                    default = column.default if column.default is not MISSING else None
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column.name} DEFAULT ?".replace("?", _sql_literal(default)))
 
     # -- reads ---------------------------------------------------------------------------------
     def documents(self) -> list[Document]:
@@ -106,8 +131,8 @@ class Catalog:
                     f"INSERT INTO documents ({','.join(_DOCUMENT_COLUMNS)}, source, fingerprint, encoding) VALUES ({','.join('?' * (len(_DOCUMENT_COLUMNS) + 3))})",
                     (*astuple(document), source, fingerprint, encoding),
                 )
-                self._db.executemany(f"INSERT INTO items VALUES ({','.join('?' * len(_ITEM_COLUMNS))})", [astuple(i) for i in items])
-                self._db.executemany(f"INSERT INTO chunks VALUES ({','.join('?' * len(_CHUNK_COLUMNS))})", [astuple(c) for c in chunks])
+                self._db.executemany(f"INSERT INTO items ({','.join(_ITEM_COLUMNS)}) VALUES ({','.join('?' * len(_ITEM_COLUMNS))})", [astuple(i) for i in items])
+                self._db.executemany(f"INSERT INTO chunks ({','.join(_CHUNK_COLUMNS)}) VALUES ({','.join('?' * len(_CHUNK_COLUMNS))})", [astuple(c) for c in chunks])
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")

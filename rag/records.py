@@ -67,6 +67,8 @@ class Answer:
     retrieved: list[Hit] = field(default_factory=list)
     checks: list[SentenceCheck] = field(default_factory=list)
     fidelity: float = 1.0
+    # Share of the retrieved items that answer the question which the answer cites (None: not measured).
+    completeness: float | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
     query: Query | None = None

@@ -192,3 +192,26 @@ def test_items_dated_by_month_only_match_their_month_but_not_a_day(indexed_setti
     assert one_day and not wanted & {m["item_id"] for m in one_day}
     assert needs_day_precision("2023-07-21", "2023-07-31") and not needs_day_precision("2023-07-01", "2023-07-31")
     assert not needs_day_precision("2023-02-01", "2023-07-31")
+
+
+def test_an_index_written_before_a_record_gained_a_field_still_opens(tmp_path, monkeypatch):
+    """A catalog created by an older version (fewer item columns) gains the new column with its default."""
+    import dataclasses
+    import sqlite3
+
+    from ingest import catalog as catalog_module
+    from ingest.records import Item
+
+    path = tmp_path / "catalog.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(catalog_module._SCHEMA.replace("line_end INTEGER NOT NULL, date TEXT, date_end TEXT", "line_end INTEGER NOT NULL, date TEXT"))
+    old.close()
+
+    catalog = catalog_module.Catalog(path)
+    columns = {row[1] for row in catalog._db.execute("PRAGMA table_info(items)")}
+    assert {f.name for f in dataclasses.fields(Item)} <= columns
+    item = Item("a#0001-x", "a.txt", "generic", 1, "s", "t", "text", 1, 2, "2023-07-01", "2023-07-02")
+    from ingest.records import Document
+
+    catalog.replace_file(Document("a.txt", "generic", "t", "", "", "sha", 1), [item], [], source="/a.txt", fingerprint="f", encoding="utf-8")
+    assert catalog.items("a.txt") == [item]
