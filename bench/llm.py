@@ -1,10 +1,17 @@
-"""Benchmark the bundled local LLM: assembly + verification, loading, prompt and generation speed.
+"""Benchmark the LLM path: the bundled model's speed, and first-text / total latency per generator.
 
-Usage: .venv/bin/python bench/llm.py [--runs 3] [--threads N] [--out bench/results/llm.json]
+Usage: .venv/bin/python bench/llm.py [--set eval/qa_stratified21.jsonl] [--generators extractive,local,hybrid]
+       [--limit N] [--runs 3] [--threads N] [--skip-model] [--out bench/results/llm.json]
 
-Assembly is measured cold, into a temporary folder (1.1 GB written, then removed). Each run asks a
-different question over the same ~600-token Chinese RAG prompt built from the city work report,
-with llama.cpp's prompt cache off so every run processes the whole prompt.
+1. The model (skipped with --skip-model): assembly + verification, measured cold into a temporary
+   folder (1.1 GB written, then removed); loading; prompt and generation speed over the same
+   ~600-token Chinese RAG prompt, llama.cpp's prompt cache off so every run reads the whole prompt.
+2. The generators: every question of the set through `Assistant.ask_stream` with each generator;
+   first text = the first streamed piece with words in it, total = the verified final answer.
+   Needs an index (`heluo ingest`) under HELUO_HOME.
+3. The month overviews: each bulletin month through `summarize_stream` with the local model: the
+   digest's first text, the total, whether the overview was kept, and whether it repeats itself.
+Run it on a quiet machine: on a shared one the figures are only an upper bound.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from pathlib import Path
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from rag.llm_local import MODEL_FILENAME, LocalChatModel, ensure_assembled_model, parts_installed
-from rag.settings import get_settings
+from rag.settings import Settings, get_settings
 
 REPO = Path(__file__).resolve().parent.parent
 REPORT = REPO / "data" / "corpus" / "004_3a04fcff32c40ffe.txt"
@@ -103,7 +110,110 @@ def _one_run(chat: LocalChatModel, question: str) -> dict:
     }
 
 
+def measure_generators(settings: Settings, set_path: Path, generators: list[str], limit: int | None) -> dict:
+    """Per generator: first-text and total latency (ms) over the eval set, and how often the LLM's answer was kept."""
+    from eval.dataset import load_eval_set
+    from rag.service import Assistant
+
+    questions = load_eval_set(set_path)[:limit]
+    assistant = Assistant(settings)
+    assistant.warm_up()
+    results = {}
+    for name in generators:
+        runs = [_timed(assistant.ask_stream(q.question, llm=name)) | {"id": q.id} for q in questions]
+        results[name] = _latency_summary(runs) | {"runs": runs}
+    return results
+
+
+def measure_overviews(settings: Settings, generator: str) -> dict:
+    """Each bulletin month summarised: digest first, then the overview within its budget."""
+    from rag.bounded import RepetitionGuard
+    from rag.service import Assistant
+
+    assistant = Assistant(settings)
+    results = {}
+    for month in assistant.months():
+        run = _timed(assistant.summarize_stream(month, generator))
+        overview = run.pop("text").split("### 概述", 1)
+        guard = RepetitionGuard()
+        run["overview"] = overview[1].strip() if len(overview) == 2 else ""
+        run["repeats_itself"] = bool(run["overview"]) and guard.feed(run["overview"])
+        results[month] = run
+    return results
+
+
+def _timed(events) -> dict:
+    from rag.service import Delta, Done
+
+    started = time.perf_counter()
+    first_text = None
+    for event in events:
+        if isinstance(event, Delta) and first_text is None and event.text.strip():
+            first_text = time.perf_counter() - started
+        if isinstance(event, Done):
+            answer = event.answer
+    total = time.perf_counter() - started
+    return {
+        "first_text_ms": round(1000 * (first_text if first_text is not None else total), 1),
+        "total_ms": round(1000 * total, 1),
+        "llm": answer.llm,
+        "refused": answer.refused,
+        "notices": answer.notices,
+        "text": answer.text,
+    }
+
+
+def _latency_summary(runs: list[dict]) -> dict:
+    def percentiles(key: str) -> dict:
+        values = sorted(run[key] for run in runs)
+        return {"p50": _percentile(values, 0.5), "p95": _percentile(values, 0.95), "max": values[-1]}
+
+    for run in runs:
+        run.pop("text")
+    return {
+        "questions": len(runs),
+        "first_text_ms": percentiles("first_text_ms"),
+        "total_ms": percentiles("total_ms"),
+        "answered_by": dict(sorted(_count(run["llm"] for run in runs).items())),
+    }
+
+
+def _percentile(values: list[float], share: float) -> float:
+    return values[min(len(values) - 1, round(share * (len(values) - 1)))]
+
+
+def _count(values) -> dict:
+    counts: dict = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return counts
+
+
 def print_table(results: dict) -> None:
+    if "model" in results:
+        print_model_table(results["model"])
+    if results.get("generators"):
+        print("\ngenerator     n    first text p50 / p95 / max (s)   total p50 / p95 / max (s)   answered by")
+        for name, summary in results["generators"].items():
+            first, total = summary["first_text_ms"], summary["total_ms"]
+            print(
+                f"{name:<12} {summary['questions']:>3}    {_s(first['p50'])} / {_s(first['p95'])} / {_s(first['max'])}"
+                f"          {_s(total['p50'])} / {_s(total['p95'])} / {_s(total['max'])}      {summary['answered_by']}"
+            )
+    if results.get("overviews"):
+        print("\nmonth     first text (s)   total (s)   overview kept   repeats itself   notices")
+        for month, run in results["overviews"].items():
+            kept = "yes" if run["llm"] != "extractive" else "no"
+            print(f"{month}   {_s(run['first_text_ms']):>10}   {_s(run['total_ms']):>9}   {kept:>13}   {str(run['repeats_itself']):>14}   {'；'.join(run['notices'])}")
+            if run["overview"]:
+                print(f"          {run['overview']}")
+
+
+def _s(ms: float) -> str:
+    return f"{ms / 1000:.1f}"
+
+
+def print_model_table(results: dict) -> None:
     rows = [
         ("model", results["model"]),
         ("threads", results["threads"]),
@@ -131,9 +241,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=get_settings().local_threads)
+    parser.add_argument("--set", dest="set_path", type=Path, default=REPO / "eval" / "qa_stratified21.jsonl")
+    parser.add_argument("--generators", default="extractive,local,hybrid", help="comma-separated; empty to skip")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N questions of the set")
+    parser.add_argument("--skip-model", action="store_true", help="skip the model speed part")
+    parser.add_argument("--skip-overviews", action="store_true")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "llm.json")
     args = parser.parse_args(argv)
-    results = measure(args.runs, args.threads)
+    settings = get_settings()
+    results: dict = {
+        "machine": {"cpu_count": os.cpu_count(), "load_average_before": [round(load, 2) for load in os.getloadavg()]},
+        "settings": {key: getattr(settings, key) for key in ("first_token_timeout", "max_answer_tokens", "answer_seconds", "lead_tokens", "overview_tokens", "overview_seconds", "context_tokens")},
+    }
+    if not args.skip_model:
+        results["model"] = measure(args.runs, args.threads)
+    generators = [name.strip() for name in args.generators.split(",") if name.strip()]
+    if generators:
+        results["set"] = str(args.set_path)
+        results["generators"] = measure_generators(settings, args.set_path, generators, args.limit)
+    if not args.skip_overviews:
+        results["overviews"] = measure_overviews(settings, "local")
+    results["machine"]["load_average_after"] = [round(load, 2) for load in os.getloadavg()]
     print_table(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

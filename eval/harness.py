@@ -28,7 +28,7 @@ from rag.settings import Settings
 
 K = 5
 SYSTEMS = ("heluo", "naive")
-GENERATORS = ("extractive", "local", "openai")
+GENERATORS = ("extractive", "local", "openai", "hybrid")
 # An answerable question scoring below this key-fact recall is listed as a failure in the report.
 FAILURE_KEY_FACT_RECALL = 0.5
 OVERALL = "all"
@@ -64,6 +64,7 @@ class QuestionScore:
     summary_coverage: float | None = None
     judge_faithfulness: float | None = None
     error: str = ""
+    completeness: float | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class Aggregate:
     judge_faithfulness: float | None
     latency_p50_ms: float | None
     latency_p95_ms: float | None
+    completeness: float | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,7 @@ def score_answer(question: EvalQuestion, answer: Answer, gold_ids: metrics.GoldI
     answered = not answer.refused and not error
     values: dict[str, float | None] = {
         "faithfulness": answer.fidelity if answered and answer.checks else None,
+        "completeness": answer.completeness if answered else None,
     }
     if question.answerable:
         if answered and cited:
@@ -217,6 +220,7 @@ def aggregate(scores: Sequence[QuestionScore]) -> Aggregate:
         judge_faithfulness=_mean(s.judge_faithfulness for s in scores),
         latency_p50_ms=metrics.percentile(latencies, 50) if latencies else None,
         latency_p95_ms=metrics.percentile(latencies, 95) if latencies else None,
+        completeness=_mean(s.completeness for s in scores),
     )
 
 

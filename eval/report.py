@@ -27,6 +27,7 @@ COLUMNS = (
     ("gold_citation_precision", "cite P gold"),
     ("citation_recall", "cite R"),
     ("faithfulness", "faithful"),
+    ("completeness", "complete"),
     ("refusal_accuracy", "refusal acc"),
     ("false_refusal_rate", "false refusal"),
     ("summary_coverage", "summary cov"),
@@ -50,6 +51,8 @@ METRIC_NOTES = f"""- **hit@{K} / recall@{K} / MRR@{K}**: gold items among the fi
 - **cite P / cite P gold / cite R**: cited units that are gold or that a verified-supported sentence cites /
   cited units that are gold / gold items cited (answerable questions only).
 - **faithful**: share of answer sentences the verifier (rag.verify) found supported by what they cite.
+- **complete**: share of the items retrieval found to answer the question that the answer cites
+  (`Answer.completeness`; month summaries: of all the month's items).
 - **refusal acc**: unanswerable questions refused; **false refusal**: answerable questions refused.
 - **summary cov**: month summaries only: gold item titles among the cited titles or named in the answer.
 - Means are over the questions where a metric applies; — means it applied to none."""

@@ -30,6 +30,30 @@ ANSWER_PROMPT = ChatPromptTemplate.from_messages([("system", SYSTEM_PROMPT), ("h
     refusal=REFUSAL
 )
 
+# One sentence over the sentences an extractive answer quoted: the list stays complete and cited,
+# the model only says what it adds up to (the hybrid generator, and list questions).
+LEAD_PROMPT = ChatPromptTemplate.from_messages(
+    [
+        ("system", SYSTEM_PROMPT),
+        (
+            "human",
+            """资料：
+{sources}
+
+问题：{question}
+请只用一句话直接回答问题，概括上面的资料，不要逐条罗列；句末用 [1]、[2] 这样的编号标注依据的资料。
+回答：""",
+        ),
+    ]
+).partial(refusal=REFUSAL)
+
+SUMMARY_OVERVIEW_PROMPT = """下面是{label}洛阳政务信息中最重要的几条，每条前面的 [编号] 是资料编号。
+请用2到3句话写一段概述，说明本月最重要的工作。每句话末尾用 [1]、[2] 这样的编号标注依据，只能使用这些标题中的内容，数字和日期必须与标题一致，不要重复。
+
+{outline}
+
+概述："""
+
 
 def source_label(item: Item) -> str:
     when = item.date or ""

@@ -86,12 +86,14 @@ class TestDigest:
         assert "新建项目36个，总投资120亿元。[2]" in text  # the sentence with the figure, verbatim
         assert "### 时政/重要会议（1条；会议 1 项）" in text
 
-    def test_outline_respects_the_budget(self):
+    def test_outline_keeps_the_most_important_items(self):
         digest = build_digest("2023-07", self.items)
         _, numbered = render_digest(digest)
         full = outline_for_overview(digest, numbered, 10_000)
         assert "[1] 江凌到伊川县调研（7月5日）" in full and "[4] 洛阳小将夺金" in full
-        assert outline_for_overview(digest, numbered, 20).count("[") < full.count("[")
+        short = outline_for_overview(digest, numbered, 3)
+        assert short.count("[") == 3 and "洛阳小将夺金" not in short  # meetings, leaders, figures rank first
+        assert short.index("时政/领导活动") < short.index("时政/重要会议")  # in document order
 
     def test_empty_month_is_an_error(self):
         with pytest.raises(ValueError, match="2023-05"):

@@ -12,7 +12,7 @@ import typer
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="河洛问答 heluo: cited answers over Luoyang government documents.")
 
-LlmOption = Annotated[Optional[str], typer.Option("--llm", help="extractive | local | openai (default: HELUO_LLM, auto)")]
+LlmOption = Annotated[Optional[str], typer.Option("--llm", help="extractive | local | openai | hybrid (default: HELUO_LLM, auto)")]
 
 
 def _quiet_libraries() -> None:
@@ -102,21 +102,28 @@ def ask(
     _quiet_libraries()
     from rag.serialize import answer_to_dict
 
-    assistant = _assistant()
     questions = [line.strip() for line in sys.stdin if line.strip()] if question == "-" else [question]
+    batch = question == "-"
+    try:
+        assistant = _assistant()
+    except Exception as error:  # e.g. a Chroma server that is down: every question still gets its line
+        if not batch:
+            _fail(_error_message(error))
+        assistant = None
+        startup_error = error
     failed = False
     for text in questions:
         try:
+            if assistant is None:
+                raise startup_error
             answer = assistant.ask(text, llm=llm, month=month, k=k)
-        except Exception as error:
-            if not isinstance(error, (ValueError, RuntimeError)):
-                raise
-            if question != "-":
-                _fail(str(error))
+        except Exception as error:  # in a batch, one failing question must not lose the others
+            if not batch:
+                _fail(_error_message(error))
             failed = True
-            typer.echo(json.dumps({"question": text, "error": str(error)}, ensure_ascii=False))
+            typer.echo(json.dumps({"question": text, "error": _error_message(error)}, ensure_ascii=False))
             continue
-        if as_json or question == "-":
+        if as_json or batch:
             typer.echo(json.dumps(answer_to_dict(answer), ensure_ascii=False))
         else:
             _print_answer(answer)
@@ -132,8 +139,8 @@ def summarize(month: str, llm: LlmOption = None, as_json: Annotated[bool, typer.
 
     try:
         answer = _assistant().summarize(month, llm)
-    except (ValueError, RuntimeError) as error:
-        _fail(str(error))
+    except Exception as error:  # an LLM failure never gets here: the digest comes back with a notice
+        _fail(_error_message(error))
     if as_json:
         typer.echo(json.dumps(answer_to_dict(answer), ensure_ascii=False))
     else:
@@ -177,6 +184,16 @@ def evaluate(
         _fail(str(error))
 
 
+def _error_message(error: Exception) -> str:
+    """A message for the user: our own errors say what to do; anything else names what failed."""
+    if isinstance(error, (ValueError, RuntimeError)) and str(error):
+        return str(error)
+    return (
+        f"回答失败（{type(error).__name__}：{error}）。请检查嵌入模型、Chroma 服务（HELUO_CHROMA_URL）"
+        "和索引（heluo ingest）是否可用。"
+    )
+
+
 def _print_answer(answer) -> None:
     typer.echo(answer.text.rstrip())
     for note in answer.notices:
@@ -191,7 +208,8 @@ def _print_answer(answer) -> None:
         for sentence in answer.unsupported:
             typer.echo(f"  ⚠ {sentence}")
     if not answer.refused:
-        typer.echo(f"\n忠实度 {answer.fidelity:.2f} · 生成方式 {answer.llm} · {answer.timings_ms.get('total', 0):.0f} ms")
+        coverage = f" · 完整度 {answer.completeness:.2f}" if answer.completeness is not None else ""
+        typer.echo(f"\n忠实度 {answer.fidelity:.2f}{coverage} · 生成方式 {answer.llm} · {answer.timings_ms.get('total', 0):.0f} ms")
 
 
 def main() -> None:
