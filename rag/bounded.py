@@ -81,6 +81,8 @@ class RepetitionGuard:
 class BoundedStream:
     """The text of a chat model's stream until it ends or a budget is reached; `stop_reason` says which.
 
+    Empty pieces come through too: a backend sends them while it reads the prompt, so whoever
+    iterates gets the chance to stop before the first word.
     `chunks` are message chunks (or strings); a chunk whose metadata says the backend stopped at
     its own token limit (`finish_reason` "length") counts as reaching the token budget. Closing
     this iterator (or leaving it early) closes the source, so an HTTP response or a local
@@ -105,7 +107,7 @@ class BoundedStream:
                 if piece:
                     tokens += count_tokens(piece)
                     repeated = self.guard.feed(piece)
-                    yield piece
+                yield piece  # even empty: the consumer may stop while the model is still reading
                 if repeated:
                     self.stop_reason = "repetition"
                 elif tokens >= token_limit or _finish_reason(chunk) == "length":

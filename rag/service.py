@@ -51,7 +51,9 @@ class Delta:
     """A piece of streamed answer text, already verified sentence by sentence.
 
     citations: the verified citations of the sentence(s) this piece carries, so a UI can link their
-    [n] at once (the final answer's citations may add quotes from later sentences).
+    [n] at once (the final answer's citations may add quotes from later sentences). An empty text
+    is a heartbeat while the local model reads its prompt: the moment to close the stream if the
+    user has gone.
     """
 
     text: str
@@ -266,6 +268,8 @@ class Assistant:
                 checked = sentences.feed(piece)
                 if checked is not None:
                     yield _delta(checked)
+                elif not piece:
+                    yield Delta("")  # the model is reading the prompt: a consumer may close the stream here
                 if sentences.repeats >= _MAX_REPEATED_SENTENCES:
                     break
             stop: StopReason = bounded.stop_reason or ("repetition" if sentences.repeats >= _MAX_REPEATED_SENTENCES else "")

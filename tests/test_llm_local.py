@@ -269,3 +269,49 @@ def test_a_prompt_longer_than_the_context_says_what_to_change(model_file):
     small = LocalChatModel(model_path=str(model_file), n_ctx=256, threads=2, max_tokens=8)
     with pytest.raises(ValueError, match="HELUO_LOCAL_CTX"):
         small.invoke([HumanMessage(content="洛阳" * 400)])
+
+
+# ---------------------------------------------------------------- the real model behind the assistant
+
+
+@pytest.fixture(scope="session")
+def local_assistant(indexed_settings, model_file, chat):
+    """The assistant on the real index with the real local model (the `chat` fixture's loaded copy)."""
+    from rag.service import Assistant
+
+    settings = indexed_settings.model_copy(update={"llm": "local", "local_model": str(model_file), "local_ctx": chat.n_ctx, "local_threads": chat.threads})
+    return Assistant(settings)
+
+
+@pytest.mark.slow
+@needs_parts
+@pytest.mark.parametrize("month", ["2023-02", "2023-07", "2023-12"])
+def test_each_month_gets_an_overview_within_its_budget_that_does_not_repeat_itself(local_assistant, month):
+    from rag.bounded import RepetitionGuard
+
+    answer = local_assistant.summarize(month)
+
+    head, _, overview = answer.text.partition("### 概述")
+    assert "### 时政/" in head
+    assert answer.llm == "local" and overview.strip(), answer.notices  # kept: verified, not cut off before a sentence
+    assert not RepetitionGuard().feed(overview)
+    assert not any("重复" in notice for notice in answer.notices)
+    overview_checks = [check for check in answer.checks if check.sentence in overview]
+    assert overview_checks and any(check.supported for check in overview_checks)
+
+
+@pytest.mark.slow
+@needs_parts
+def test_closing_a_local_generation_frees_the_model_for_the_next_request(local_assistant, chat):
+    from rag.service import Delta
+
+    events = local_assistant.summarize_stream("2023-12")
+    for event in events:
+        if isinstance(event, Delta) and event.text == "":
+            break  # a heartbeat: llama.cpp is reading the overview's prompt
+    events.close()  # the user pressed stop, or closed the tab
+
+    lock = chat._loaded().lock
+    assert lock.acquire(timeout=5), "the closed generation still holds the model"
+    lock.release()
+    assert "5128.4" in chat.invoke(ask("2020年洛阳市地区生产总值是多少？")).content

@@ -171,7 +171,7 @@ def test_a_server_without_a_key_still_gets_a_request(stub_server, tmp_path, clea
 
 @pytest.mark.timeout(30)
 def test_a_down_server_fails_with_a_connection_error(tmp_path, clean_env):
-    settings = endpoint_settings(tmp_path, f"http://127.0.0.1:{closed_port()}/v1", openai_timeout=5)
+    settings = endpoint_settings(tmp_path, f"http://127.0.0.1:{closed_port()}/v1", first_token_timeout=5)
     model = make_openai_chat(settings)
 
     with pytest.raises(Exception) as invoked:

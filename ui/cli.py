@@ -102,8 +102,9 @@ def ask(
     _quiet_libraries()
     from rag.serialize import answer_to_dict
 
-    questions = [line.strip() for line in sys.stdin if line.strip()] if question == "-" else [question]
     batch = question == "-"
+    # Read as the lines come, so a pipe gets each answer as soon as it is ready.
+    questions = (line.strip() for line in sys.stdin if line.strip()) if batch else iter([question])
     try:
         assistant = _assistant()
     except Exception as error:  # e.g. a Chroma server that is down: every question still gets its line
@@ -122,9 +123,11 @@ def ask(
                 _fail(_error_message(error))
             failed = True
             typer.echo(json.dumps({"question": text, "error": _error_message(error)}, ensure_ascii=False))
+            sys.stdout.flush()
             continue
         if as_json or batch:
             typer.echo(json.dumps(answer_to_dict(answer), ensure_ascii=False))
+            sys.stdout.flush()
         else:
             _print_answer(answer)
     if failed:
