@@ -198,7 +198,10 @@ class Assistant:
         return sources, extractive_answer(query.text, sources, query.intent, [part.text for part in query.sub_questions])
 
     def _llm_answer(self, query: Query, hits: list[Hit], name: str, notices: list[str]) -> Iterator[Event]:
-        packed = pack_sources(hits, self.settings.context_tokens)
+        from rag.llms import chat_backend
+
+        local = chat_backend(name, self.settings) == "local"
+        packed = pack_sources(hits, self.settings.local_context_tokens if local else self.settings.context_tokens)
         verifier = self._verifier([(n, item) for n, item, _ in packed])
         prompt = ANSWER_PROMPT.invoke({"sources": format_sources(packed), "question": query.text})
         written = yield from self._write(name, prompt, verifier, self._budget("answer"))

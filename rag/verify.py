@@ -487,9 +487,45 @@ def _decide(claim: _Claim, cited: tuple[int, ...], pool: dict[int, _Source],
             best = max(combined, key=lambda n: pairs[n].score)
             added = "".join(f"[{n}]" for n in (*base, best) if n not in cited)
             return _Decision((*base, best), True, f"补充引用 {added}")
+        covered = _cover_by_sources(claim, base, pool, check)
+        if covered:
+            added = "".join(f"[{n}]" for n in covered if n not in cited)
+            return _Decision(covered, True, f"综合多条来源，补充引用 {added}")
     if own is None:
         return _Decision((), False, "没有引用，也没有来源支持这句话")
     return _Decision(cited, False, own.reason(token_share, bigram_share))
+
+
+# A sentence that sums up several items ("江凌先后到孟津区、伊川县和嵩县调研") rests on up to this many.
+_MAX_SUMMED_SOURCES = 5
+
+
+def _cover_by_sources(claim: _Claim, base: tuple[int, ...], pool: dict[int, _Source],
+                      check: Callable[[Sequence[int]], _Support]) -> tuple[int, ...] | None:
+    """Sources added one at a time, each bringing a missing fact or words of the claim, until they support it.
+
+    A source joins only with words of the claim that the others lack (not a bare number), so a
+    figure found in some unrelated item does not get an invented sentence through.
+    """
+    chosen = list(base)
+    while len(chosen) < _MAX_SUMMED_SOURCES:
+        support = check(chosen)
+        if support.supported:
+            return tuple(chosen) if len(chosen) > len(base) else None
+        joined = "\n".join(pool[n].canon for n in chosen)
+        novel = [token for token in claim.tokens if token not in joined]
+
+        def gain(n: int) -> tuple[int, int]:
+            words = sum(token in pool[n].canon for token in novel)
+            facts = sum(_fact_found(fact, pool[n].canon) for fact in support.missing)
+            return words, facts
+
+        useful = {n: gain(n) for n in pool if n not in chosen}
+        useful = {n: (words, facts) for n, (words, facts) in useful.items() if words and (facts or words >= 2)}
+        if not useful:
+            return None
+        chosen.append(max(useful, key=lambda n: (3 * useful[n][1] + useful[n][0], -n)))
+    return tuple(chosen) if len(chosen) > len(base) and check(chosen).supported else None
 
 
 # --- splitting the answer into sentences ----------------------------------------------------------

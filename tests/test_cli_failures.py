@@ -42,7 +42,7 @@ def test_ask_with_a_server_answering_500_gives_the_extractive_answer(indexed_set
 
 
 def test_a_batch_answers_every_line_whatever_the_server_does(indexed_settings):
-    questions = [GDP_QUESTION, "2020年洛阳市社会消费品零售总额是多少？", "2020年洛阳515个省市重点项目完成投资多少？", "2020年洛阳市地区生产总值增长多少？"]
+    questions = [GDP_QUESTION, "2020年洛阳市社会消费品零售总额是多少？", "2020年洛阳为企业减负多少亿元？", "2020年洛阳市地区生产总值增长多少？"]
     with FakeOpenAI(["500", "invalid_json", "broken_sse", "hang"]) as server:
         result = heluo(indexed_settings, "ask", "--json", "-", stdin="\n".join(questions) + "\n", **server_env(server))
     lines = [json.loads(line) for line in result.stdout.splitlines()]
@@ -78,8 +78,8 @@ def test_a_chroma_server_going_away_mid_batch_still_answers_every_line(tmp_path,
     assert "5128.4亿元" in first["answer"]
     chroma_server.terminate()
     chroma_server.wait(timeout=30)
-    out, err = process.communicate("2020年洛阳市社会消费品零售总额是多少？\n515个省市重点项目完成投资多少？\n", timeout=120)
+    out, err = process.communicate("2020年洛阳市社会消费品零售总额是多少？\n2020年洛阳为企业减负多少亿元？\n", timeout=120)
     later = [json.loads(line) for line in out.splitlines()]
-    assert [line["question"] for line in later] == ["2020年洛阳市社会消费品零售总额是多少？", "515个省市重点项目完成投资多少？"]
+    assert [line["question"] for line in later] == ["2020年洛阳市社会消费品零售总额是多少？", "2020年洛阳为企业减负多少亿元？"]
     assert all("error" in line or line["answer"] for line in later)
     assert "Traceback" not in err

@@ -92,7 +92,9 @@ class TestDigest:
         full = outline_for_overview(digest, numbered, 10_000)
         assert "[1] 江凌到伊川县调研（7月5日）" in full and "[4] 洛阳小将夺金" in full
         short = outline_for_overview(digest, numbered, 3)
-        assert short.count("[") == 3 and "洛阳小将夺金" not in short  # meetings, leaders, figures rank first
+        assert short.count("[") == 3  # one item of each section before a second of any
+        assert all(f"{section}（" in short for section in ("时政/领导活动", "时政/重要会议", "社会事业/体育"))
+        assert "徐衣显到西工区调研" in short and "江凌到伊川县调研" not in short  # the visit with figures ranks first
         assert short.index("时政/领导活动") < short.index("时政/重要会议")  # in document order
 
     def test_empty_month_is_an_error(self):

@@ -173,3 +173,23 @@ class TestWhatASourceSays:
         verifier.add("投入9999亿元[1]。")
         verifier.rollback(mark)
         assert verifier.result() == verify_answer("7月6日，全市防汛工作会议召开[1]。", [(1, FLOOD)])
+
+
+class TestSentencesSummingUpSeveralSources:
+    visits = [
+        item(n, f"江凌到{place}调研", f"7月{day}日，市委书记江凌到{place}调研{topic}等工作。", "时政/领导活动", f"2023-07-{day:02d}")
+        for n, (place, day, topic) in enumerate(
+            [("孟津区", 19, "产业发展、黄河防汛"), ("伊川县", 5, "特色产业发展、乡村治理"), ("偃师区", 11, "邻里中心建设"), ("嵩县", 20, "乡村振兴")], start=1
+        )
+    ]
+    sources = list(enumerate(visits, start=1))
+
+    def test_a_lead_naming_three_items_cites_all_three(self):
+        result = verify_answer("2023年7月，市委书记江凌先后到孟津区、伊川县和偃师区调研。", self.sources)
+        check = result.checks[0]
+        assert check.supported, check.reason
+        assert set(check.citations) == {1, 2, 3}
+
+    def test_a_place_no_source_names_is_still_flagged(self):
+        result = verify_answer("2023年7月，市委书记江凌先后到孟津区、伊川县和栾川县调研。", self.sources)
+        assert not result.checks[0].supported

@@ -18,6 +18,7 @@ LLM_LABELS = {
     "extractive": "抽取式（不用大模型）",
     "local": "本地模型（Qwen2.5 1.5B）",
     "openai": "OpenAI 兼容接口",
+    "hybrid": "抽取式 + 大模型概括",
 }
 KIND_LABELS = {"bulletin": "政务信息月报", "report": "政府工作报告", "generic": "其他文档"}
 

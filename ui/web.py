@@ -34,7 +34,7 @@ EXAMPLE_QUESTIONS = [
     "12月江凌开展了哪些调研？",
     "涧西区2021年实现地区生产总值多少？",
 ]
-LLM_CHOICES = [("自动", "auto"), ("抽取式（不用大模型）", "extractive"), ("本地模型", "local"), ("OpenAI 兼容接口", "openai")]
+LLM_CHOICES = [("自动", "auto"), ("抽取式（不用大模型）", "extractive"), ("抽取式 + 大模型概括", "hybrid"), ("本地模型", "local"), ("OpenAI 兼容接口", "openai")]
 ALL_MONTHS = ""
 
 # Clicking a [n] in an answer (or its card) opens the matching source card with the item's full
