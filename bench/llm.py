@@ -28,7 +28,7 @@ from pathlib import Path
 
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from rag.llm_local import MODEL_FILENAME, LocalChatModel, ensure_assembled_model, parts_installed
+from rag.llm_local import MODEL_FILENAME, LocalChatModel, default_threads, ensure_assembled_model, parts_installed
 from rag.settings import Settings, get_settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -240,7 +240,7 @@ def _seconds(value: float | None) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=get_settings().local_threads)
+    parser.add_argument("--threads", type=int, default=get_settings().local_threads or default_threads())
     parser.add_argument("--set", dest="set_path", type=Path, default=REPO / "eval" / "qa_stratified21.jsonl")
     parser.add_argument("--generators", default="extractive,local,hybrid", help="comma-separated; empty to skip")
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions of the set")

@@ -47,11 +47,11 @@ LEAD_PROMPT = ChatPromptTemplate.from_messages(
     ]
 ).partial(refusal=REFUSAL)
 
-SUMMARY_OVERVIEW_PROMPT = """下面是{label}洛阳政务信息中最重要的几条，每条前面的 [编号] 是资料编号。
-请用2到3句话写一段概述，说明本月最重要的工作。每句话末尾用 [1]、[2] 这样的编号标注依据，只能使用这些标题中的内容，数字和日期必须与标题一致，不要重复。
+SUMMARY_OVERVIEW_PROMPT = """下面是{label}洛阳政务信息中的{count}条要闻，每条前面的 [编号] 是资料编号：
 
 {outline}
 
+请用3句话概括{label}洛阳最重要的工作：每句话写一两件具体的事，句末用 [编号] 标注依据；不要分条列举，不要写评价和空话，数字和日期与资料一致。
 概述："""
 
 

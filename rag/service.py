@@ -40,8 +40,12 @@ MIN_LLM_FIDELITY = 0.5
 _NAMED_REPORT = re.compile(r"(\d{4})年的?((?:洛阳)?[\u4e00-\u9fff]{0,4}?[市区县])?(?:人民)?政府工作报告")
 _LIST_K = 10
 _EXTRACTIVE_SOURCES = 3
-# The overview reads this many of the month's key items: what the 1.5B model summarises in time.
-_OVERVIEW_ITEMS = 10
+# The overview reads this many of the month's key items: what the 1.5B model sums up in time
+# (~350 prompt tokens, ~70-120 written; with 12 titles and section headings it wrote lists to the token limit).
+_OVERVIEW_ITEMS = 8
+# The overview and a lead are asked for 3 and 1 sentences; a small model writes on: stop it there.
+_OVERVIEW_SENTENCES = 3
+_LEAD_SENTENCES = 2
 # A model that says the same sentence this often is looping: stop it.
 _MAX_REPEATED_SENTENCES = 2
 
@@ -235,7 +239,7 @@ class Assistant:
         if not lead_first:
             yield _delta(verifier.add("\n\n概括：\n"))
         before = len(verifier.checks)
-        written = yield from self._write(name, prompt, verifier, self._budget("lead"))
+        written = yield from self._write(name, prompt, verifier, self._budget("lead"), max_sentences=_LEAD_SENTENCES)
         lead = verifier.checks[before:]
         problem = written.failure or ("没有给出概括" if not lead else "" if all(c.supported for c in lead) else "的概括无法核实")
         if problem:
@@ -252,9 +256,10 @@ class Assistant:
         yield Delta(f"\n\n[{notice}]\n\n")
         return (yield from self._extractive(query, hits, notices))
 
-    def _write(self, name: str, prompt, verifier: Verifier, budget: Budget) -> Iterator[Event]:
+    def _write(self, name: str, prompt, verifier: Verifier, budget: Budget, max_sentences: int | None = None) -> Iterator[Event]:
         """Stream an LLM's text within a budget, each sentence shown once verified; never raises for the LLM's failures.
 
+        max_sentences: the model is stopped, as if it had ended, once it has written this many.
         Closing the event stream closes the model's stream (an HTTP response, or llama.cpp's
         generation, which stops at its next token or prompt batch).
         """
@@ -273,10 +278,11 @@ class Assistant:
                     yield _delta(checked)
                 elif not piece:
                     yield Delta("")  # the model is reading the prompt: a consumer may close the stream here
-                if sentences.repeats >= _MAX_REPEATED_SENTENCES:
+                if sentences.repeats >= _MAX_REPEATED_SENTENCES or (max_sentences and sentences.shown >= max_sentences):
                     break
             stop: StopReason = bounded.stop_reason or ("repetition" if sentences.repeats >= _MAX_REPEATED_SENTENCES else "")
-            rest = sentences.finish(complete=not stop)
+            enough = bool(max_sentences and sentences.shown >= max_sentences)
+            rest = sentences.finish(complete=not stop and not enough)
             if rest is not None:
                 yield _delta(rest)
             if not sentences.text.strip():
@@ -365,9 +371,10 @@ class Assistant:
         if name != "extractive":
             mark = verifier.mark()
             yield _delta(verifier.add("\n### 概述\n"))
-            prompt = SUMMARY_OVERVIEW_PROMPT.format(label=label, outline=outline_for_overview(digest, numbered, _OVERVIEW_ITEMS))
+            outline = outline_for_overview(digest, numbered, _OVERVIEW_ITEMS)
+            prompt = SUMMARY_OVERVIEW_PROMPT.format(label=label, count=outline.count("\n") + 1, outline=outline)
             overview_from = len(verifier.checks)
-            written = yield from self._write(name, prompt, verifier, self._budget("overview"))
+            written = yield from self._write(name, prompt, verifier, self._budget("overview"), max_sentences=_OVERVIEW_SENTENCES)
             overview_checks = verifier.checks[overview_from:]
             supported = sum(check.supported for check in overview_checks)
             if written.failure or not supported:

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     openai_model: str = ""
     openai_api_key: str = ""
     local_model: str = Field("", description="path to a .gguf file; default: assembled from the PyPI parts")
-    local_threads: int = 2
+    local_threads: int = Field(0, ge=0, description="llama.cpp threads; 0: every core, or one when the machine is busy")
     local_ctx: int = 4096
     context_tokens: int = 1800
     # The local model reads ~80 tokens/s on 2 cores: a smaller prompt keeps its answers within budget.

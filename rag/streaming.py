@@ -47,6 +47,7 @@ class SentenceStream:
     def __init__(self, verifier: Verifier) -> None:
         self.verifier = verifier
         self.repeats = 0  # sentences dropped because the model had said them already
+        self.shown = 0  # checked pieces shown
         self._pending = ""
         self._seen: set[str] = set()
         self._shown: list[str] = []
@@ -77,4 +78,5 @@ class SentenceStream:
         self._seen.add(key)
         checked = self.verifier.add(text)
         self._shown.append(checked.text)
+        self.shown += bool(checked.checks)
         return CheckedPiece(checked.text, tuple(checked.citations))
