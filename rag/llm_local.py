@@ -277,7 +277,8 @@ class LocalChatModel(BaseChatModel):
     def _request(self, messages: list[BaseMessage], stop: list[str] | None, stream: bool, **kwargs: Any) -> dict:
         """An OpenAI-style request for llama.cpp, with its own limits and sampler settings against loops.
 
-        kwargs: max_tokens, temperature and time_limit (seconds) override the model's defaults.
+        kwargs: max_tokens, temperature and time_limit (seconds) override the model's defaults
+        (first_token_timeout, too, in `_stream`).
         """
         time_limit = kwargs.get("time_limit", self.time_limit)
         request: dict[str, Any] = {
@@ -326,7 +327,8 @@ class LocalChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         request = self._request(messages, stop, stream=True, **kwargs)
-        limits = _Limits(self.first_token_timeout, request["t_max_predict_ms"] / 1000 + _NATIVE_LIMIT_SLACK)
+        first_text = kwargs.get("first_token_timeout", self.first_token_timeout)
+        limits = _Limits(first_text, request["t_max_predict_ms"] / 1000 + _NATIVE_LIMIT_SLACK)
         finish_reason = None
         for event in _stream_events(self._loaded(), request, limits):
             _raise_on_error(event)

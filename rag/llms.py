@@ -80,6 +80,11 @@ def chat_backend(name: str, settings: Settings) -> str:
     return "openai" if openai_configured(settings) else "local"
 
 
+def llm_label(backend: str) -> str:
+    """The chat model's name in notices users read."""
+    return {"local": "本地模型", "openai": "大模型接口"}.get(backend, backend)
+
+
 def get_chat_model(name: str, settings: Settings) -> BaseChatModel:
     """The chat model for a resolved LLM name ("local" assembles its model file on first use)."""
     if name == "openai":

