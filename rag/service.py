@@ -109,8 +109,10 @@ class Assistant:
 
         self.retriever.items()
         if chat_backend(self._resolve(None), self.settings) == "local":
-            model = self._chat_model("local")
-            getattr(model, "load", lambda: None)()
+            try:
+                getattr(self._chat_model("local"), "load", lambda: None)()
+            except Exception as error:  # each answer will fall back and say so; the server starts anyway
+                log.warning("本地模型加载失败，回答将改用抽取式：%s", error)
 
     def months(self) -> list[str]:
         return list(self.catalog.bulletin_months)

@@ -83,3 +83,34 @@ def test_a_chroma_server_going_away_mid_batch_still_answers_every_line(tmp_path,
     assert [line["question"] for line in later] == ["2020年洛阳市社会消费品零售总额是多少？", "2020年洛阳为企业减负多少亿元？"]
     assert all("error" in line or line["answer"] for line in later)
     assert "Traceback" not in err
+
+
+def test_an_embedder_failing_mid_batch_costs_only_its_lines(indexed_settings, monkeypatch):
+    from typer.testing import CliRunner
+
+    from ingest import embedder
+    from rag.settings import get_settings
+    from ui.cli import app
+
+    calls = []
+    real_query = embedder.CachedEmbedder.embed_query
+
+    def failing_after_the_first(self, text):
+        calls.append(text)
+        if len(calls) > 1:
+            raise ConnectionError("embedding server went away")
+        return real_query(self, text)
+
+    monkeypatch.setattr(embedder.CachedEmbedder, "embed_query", failing_after_the_first)
+    for name, value in heluo_env(indexed_settings, HELUO_LLM="extractive").items():
+        if name.startswith("HELUO_"):
+            monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["ask", "--json", "-"], input=f"{GDP_QUESTION}\n2020年洛阳市社会消费品零售总额是多少？\n")
+    finally:
+        get_settings.cache_clear()
+    first, second = (json.loads(line) for line in result.output.splitlines())
+    assert "5128.4亿元" in first["answer"]
+    assert second["question"] == "2020年洛阳市社会消费品零售总额是多少？" and "ConnectionError" in second["error"]
+    assert result.exit_code == 1
