@@ -1,7 +1,8 @@
 """Benchmark the LLM path: the bundled model's speed, and first-text / total latency per generator.
 
-Usage: .venv/bin/python bench/llm.py [--set eval/qa_stratified21.jsonl] [--generators extractive,local,hybrid]
-       [--limit N] [--runs 3] [--threads N] [--skip-model] [--out bench/results/llm.json]
+Usage: .venv/bin/python bench/llm.py [--set eval/dev_stratified21.jsonl] [--generators extractive,local,hybrid]
+       [--limit N] [--runs 3] [--threads N] [--skip-model]
+       [--overview-generators extractive,local] [--skip-overviews] [--out bench/results/llm.json]
 
 1. The model (skipped with --skip-model): assembly + verification, measured cold into a temporary
    folder (1.1 GB written, then removed); loading; prompt and generation speed over the same
@@ -9,8 +10,10 @@ Usage: .venv/bin/python bench/llm.py [--set eval/qa_stratified21.jsonl] [--gener
 2. The generators: every question of the set through `Assistant.ask_stream` with each generator;
    first text = the first streamed piece with words in it, total = the verified final answer.
    Needs an index (`heluo ingest`) under HELUO_HOME.
-3. The month overviews: each bulletin month through `summarize_stream` with the local model: the
+3. The month overviews: each bulletin month through `summarize_stream` with each generator: the
    digest's first text, the total, whether the overview was kept, and whether it repeats itself.
+4. One line per generator: the worst first text, overview and answer wall times. The JSON says the
+   machine's load average before and after (figures measured under load are only an upper bound).
 Run it on a quiet machine: on a shared one the figures are only an upper bound.
 """
 
@@ -26,12 +29,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from langchain_core.messages import HumanMessage, SystemMessage
-
-from rag.llm_local import MODEL_FILENAME, LocalChatModel, default_threads, ensure_assembled_model, parts_installed
-from rag.settings import Settings, get_settings
-
 REPO = Path(__file__).resolve().parent.parent
+if sys.path[0] == str(REPO / "bench"):  # run as a script: bench/ingest.py must not shadow the ingest package
+    sys.path[0] = str(REPO)
+
+from langchain_core.messages import HumanMessage, SystemMessage  # noqa: E402
+
+from rag.llm_local import MODEL_FILENAME, LocalChatModel, default_threads, ensure_assembled_model, parts_installed  # noqa: E402
+from rag.settings import Settings, get_settings  # noqa: E402
+
 REPORT = REPO / "data" / "corpus" / "004_3a04fcff32c40ffe.txt"
 SOURCES = 2  # the two paragraphs make a prompt of about 600 Qwen tokens
 
@@ -125,20 +131,22 @@ def measure_generators(settings: Settings, set_path: Path, generators: list[str]
     return results
 
 
-def measure_overviews(settings: Settings, generator: str) -> dict:
-    """Each bulletin month summarised: digest first, then the overview within its budget."""
+def measure_overviews(settings: Settings, generators: list[str]) -> dict:
+    """Per generator, each bulletin month summarised: the digest first, then (with an LLM) the overview within its budget."""
     from rag.bounded import RepetitionGuard
+    from rag.digest import LLM_OVERVIEW_HEADING
     from rag.service import Assistant
 
     assistant = Assistant(settings)
-    results = {}
-    for month in assistant.months():
-        run = _timed(assistant.summarize_stream(month, generator))
-        overview = run.pop("text").split("### 概述", 1)
-        guard = RepetitionGuard()
-        run["overview"] = overview[1].strip() if len(overview) == 2 else ""
-        run["repeats_itself"] = bool(run["overview"]) and guard.feed(run["overview"])
-        results[month] = run
+    results: dict = {}
+    for name in generators:
+        results[name] = {}
+        for month in assistant.months():
+            run = _timed(assistant.summarize_stream(month, name))
+            overview = run.pop("text").split(LLM_OVERVIEW_HEADING, 1)
+            run["overview"] = overview[1].strip() if len(overview) == 2 else ""
+            run["repeats_itself"] = bool(run["overview"]) and RepetitionGuard().feed(run["overview"])
+            results[name][month] = run
     return results
 
 
@@ -190,8 +198,10 @@ def _count(values) -> dict:
 
 
 def print_table(results: dict) -> None:
+    print(f"machine: {results['machine']['cpu_count']} cores, load average before {results['machine']['load_average_before']}, after {results['machine']['load_average_after']}")
     if "model" in results:
         print_model_table(results["model"])
+    print_overall(results)
     if results.get("generators"):
         print("\ngenerator     n    first text p50 / p95 / max (s)   total p50 / p95 / max (s)   answered by")
         for name, summary in results["generators"].items():
@@ -200,13 +210,29 @@ def print_table(results: dict) -> None:
                 f"{name:<12} {summary['questions']:>3}    {_s(first['p50'])} / {_s(first['p95'])} / {_s(first['max'])}"
                 f"          {_s(total['p50'])} / {_s(total['p95'])} / {_s(total['max'])}      {summary['answered_by']}"
             )
-    if results.get("overviews"):
-        print("\nmonth     first text (s)   total (s)   overview kept   repeats itself   notices")
-        for month, run in results["overviews"].items():
+    for name, months in results.get("overviews", {}).items():
+        print(f"\n{name}: month   first text (s)   total (s)   overview kept   repeats itself   notices")
+        for month, run in months.items():
             kept = "yes" if run["llm"] != "extractive" else "no"
-            print(f"{month}   {_s(run['first_text_ms']):>10}   {_s(run['total_ms']):>9}   {kept:>13}   {str(run['repeats_itself']):>14}   {'；'.join(run['notices'])}")
+            print(f"{' ' * len(name)}  {month} {_s(run['first_text_ms']):>10}   {_s(run['total_ms']):>9}   {kept:>13}   {str(run['repeats_itself']):>14}   {'；'.join(run['notices'])}")
             if run["overview"]:
-                print(f"          {run['overview']}")
+                print(f"{' ' * len(name)}    {run['overview']}")
+
+
+def print_overall(results: dict) -> None:
+    """One line per generator against the targets (quiet 2-core machine): first text < 3 s, overview < 20 s, any answer < 30 s."""
+    names = list(dict.fromkeys([*results.get("generators", {}), *results.get("overviews", {})]))
+    if not names:
+        return
+    print("\nwall time (s)  first text max (answers / summaries)   overview max   answer max")
+    for name in names:
+        answers = results.get("generators", {}).get(name)
+        months = results.get("overviews", {}).get(name, {}).values()
+        first_answers = _s(answers["first_text_ms"]["max"]) if answers else "-"
+        first_months = _s(max(run["first_text_ms"] for run in months)) if months else "-"
+        overview = _s(max(run["total_ms"] for run in months)) if months else "-"
+        answer = _s(answers["total_ms"]["max"]) if answers else "-"
+        print(f"{name:<12}   {first_answers:>6} / {first_months:<6}{'':>26}{overview:>6}   {answer:>10}")
 
 
 def _s(ms: float) -> str:
@@ -241,10 +267,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=get_settings().local_threads or default_threads())
-    parser.add_argument("--set", dest="set_path", type=Path, default=REPO / "eval" / "qa_stratified21.jsonl")
+    parser.add_argument("--set", dest="set_path", type=Path, default=REPO / "eval" / "dev_stratified21.jsonl")
     parser.add_argument("--generators", default="extractive,local,hybrid", help="comma-separated; empty to skip")
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions of the set")
     parser.add_argument("--skip-model", action="store_true", help="skip the model speed part")
+    parser.add_argument("--overview-generators", default=None, help="comma-separated; default: --generators")
     parser.add_argument("--skip-overviews", action="store_true")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "llm.json")
     args = parser.parse_args(argv)
@@ -259,8 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     if generators:
         results["set"] = str(args.set_path)
         results["generators"] = measure_generators(settings, args.set_path, generators, args.limit)
-    if not args.skip_overviews:
-        results["overviews"] = measure_overviews(settings, "local")
+    overview_generators = generators if args.overview_generators is None else [name.strip() for name in args.overview_generators.split(",") if name.strip()]
+    if overview_generators and not args.skip_overviews:
+        results["overviews"] = measure_overviews(settings, overview_generators)
     results["machine"]["load_average_after"] = [round(load, 2) for load in os.getloadavg()]
     print_table(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
