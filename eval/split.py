@@ -4,8 +4,9 @@
 - Every other question belongs to a group: a paraphrase to the group of the question it rewords,
   any other question to its own. A group goes to dev or test as a whole, so no test question has a
   rewording in dev to tune on.
-- Groups are stratified by (type, document) — for unanswerable questions (type, kind) — where the
-  document is the file of the first gold item. Within a stratum, groups are ordered by
+- Groups are stratified by (provenance, type, document) — for unanswerable questions (provenance,
+  type, kind) — where the document is the file of the first gold item. Provenance is part of the
+  stratum so that adding questions of one origin (more LLM questions) moves none of another. Within a stratum, groups are ordered by
   sha256("heluo-eval-split-v1|" + group id), and the first round(TEST_SHARE × n) of them go to test.
 
 The rule depends on ids only (never on how any system answers), `assign` recomputes it, and a test
@@ -33,10 +34,10 @@ def group_of(question: EvalQuestion) -> str:
     return question.paraphrase_of or question.id
 
 
-def stratum_of(question: EvalQuestion) -> tuple[str, str]:
+def stratum_of(question: EvalQuestion) -> tuple[str, str, str]:
     if not question.answerable:
-        return (question.type, question.unanswerable_kind or "unknown")
-    return (question.type, question.gold[0].file)
+        return (question.provenance, question.type, question.unanswerable_kind or "unknown")
+    return (question.provenance, question.type, question.gold[0].file)
 
 
 def order_key(group: str) -> str:
@@ -50,7 +51,7 @@ def assign(questions: Sequence[EvalQuestion]) -> dict[str, Split]:
     for question in questions:
         if question.provenance != "seed":
             groups[group_of(question)].append(question)
-    strata: dict[tuple[str, str], list[str]] = defaultdict(list)
+    strata: dict[tuple[str, str, str], list[str]] = defaultdict(list)
     for group, members in groups.items():
         root = by_id.get(group, members[0])
         strata[stratum_of(root)].append(group)
