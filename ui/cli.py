@@ -160,19 +160,25 @@ def serve(
 
 @app.command("eval")
 def evaluate(
-    set_path: Annotated[Path, typer.Option("--set")] = Path("eval/qa.jsonl"),
+    set_paths: Annotated[
+        Optional[list[Path]],
+        typer.Option("--set", help="a JSONL set or a folder with corpus/ + questions.jsonl; repeatable (default: eval/dev.jsonl and eval/test.jsonl)"),
+    ] = None,
     llm: LlmOption = None,
     out: Annotated[Path, typer.Option("--out")] = Path("reports"),
     compare: Annotated[Optional[str], typer.Option(help="comma-separated configs, e.g. naive,extractive,local")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="only the first N questions (smoke run)")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="only the first N questions of each set (smoke run)")] = None,
     judge: Annotated[bool, typer.Option("--judge", help="claim-level faithfulness judged by the configured openai endpoint")] = False,
+    without_gold: Annotated[
+        bool, typer.Option("--without-gold", help="folder sets: also ask every question over the corpus without its gold files (all must be refused)")
+    ] = False,
 ) -> None:
-    """Run the evaluation set and write Markdown, JSON and PNG reports."""
+    """Run the evaluation sets side by side and write Markdown, JSON and PNG reports."""
     _quiet_libraries()
     from eval.harness import run_cli
 
     try:
-        run_cli(_settings(), set_path, out, llm=llm, compare=compare, limit=limit, judge=judge)
+        run_cli(_settings(), set_paths, out, llm=llm, compare=compare, limit=limit, judge=judge, without_gold=without_gold)
     except ValueError as error:
         _fail(str(error))
 

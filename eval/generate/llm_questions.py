@@ -28,12 +28,19 @@ from pathlib import Path
 from eval.generate.corpus import Corpus, CorpusItem, day_label, load_corpus, month_label, sentences, squash, stable_hash
 
 SYSTEM = "你是记者，根据政府文件里的一句话出一道问答题。只输出 JSON，不要解释。"
-PROMPT = """标题：{title}
+# One worked example (made up, not from the corpus) teaches the format and a question that names its event.
+PROMPT = """请就句子提一个具体问题：答案是句子里的一个短语（数字、日期、人名或名称，15字以内）；问题要写明是哪件事，但不能包含答案。
+示例——
+标题：洛阳市新建5座城市书房
+日期：3月2日
+句子：3月2日，洛阳市在老城区新建5座城市书房，总面积1200平方米
+输出：{{"question": "2023年3月洛阳在老城区新建了几座城市书房？", "answer": "5座"}}
+现在——
+标题：{title}
 日期：{date}
 句子：{passage}
-
-请就这句话提一个具体问题：答案是句子里的一个短语（数字、日期、人名或名称，15字以内）；问题要写明是哪件事，但不能包含答案。
-只输出：{{"question": "……？", "answer": "……"}}"""
+输出："""
+PROMPT_VERSION = 2
 MAX_TOKENS = 80
 MIN_ITEM_CHARS = 60
 MIN_SENTENCE_CHARS = 16
@@ -105,6 +112,7 @@ def run(corpus: Corpus, out: Path, settings=None, limit: int | None = None, log=
                 "title": passage.item.title,
                 "passage": passage.text,
                 "output": str(reply.content),
+                "prompt_version": PROMPT_VERSION,
                 "seconds": round(time.perf_counter() - started, 1),
             }
             sink.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -114,9 +122,11 @@ def run(corpus: Corpus, out: Path, settings=None, limit: int | None = None, log=
 
 
 def read_raw(path: Path) -> list[dict]:
+    """The raw outputs of the current prompt (older prompts' outputs stay in the file, unused)."""
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [r for r in records if r.get("prompt_version") == PROMPT_VERSION]
 
 
 @dataclass(frozen=True)
@@ -199,7 +209,17 @@ def _question_problem(question: str, answer: str) -> str:
         return "question leans on the passage as context"
     if squash(answer) in squash(question):
         return "question gives the answer away"
+    if _shared_run(squash(answer), squash(question)) * 2 >= len(squash(answer)):
+        return "answer repeats the question"
     return ""
+
+
+def _shared_run(a: str, b: str) -> int:
+    """Length of the longest run of characters a and b share."""
+    import difflib
+
+    match = difflib.SequenceMatcher(None, a, b, autojunk=False).find_longest_match(0, len(a), 0, len(b))
+    return match.size
 
 
 # Title words too common to tell one item from another.

@@ -39,8 +39,11 @@ FIGURE = re.compile(rf"(?<![\d.第])(\d+(?:\.\d+)?)\s*(余|多)?\s*(万|亿)?\s*
 KEY_FACT_MAX = 20
 QUOTE_MAX = 150
 # Words too common in titles to tell one item from another (they name no event).
-GENERIC = frozenset("洛阳 洛阳市 我市 全市 召开 举行 会议 工作 调研 开展 推进 研究 来洛 在洛 获得 成功 活动 市委 市政府 专题".split())
 LEADERS = ("江凌", "徐衣显", "杨骁")
+GENERIC = frozenset(
+    "洛阳 洛阳市 我市 全市 召开 举行 会议 工作 调研 开展 推进 研究 来洛 在洛 获得 成功 活动 市委 市政府 专题 "
+    "主持 专题会议 会谈 工作会谈 座谈会 市长 书记 一行 率队 考察 部署 有关 相关".split()
+) | frozenset(LEADERS)
 _ROLES = (
     "党委书记、董事长|党委书记、行长|党委书记、执行董事|党委书记、执行副会长|董事长|副总裁|总裁|总经理|副总经理|"
     "副行长|行长|院长|大使|首席投资官|副会长|会长|党委书记"
@@ -62,7 +65,7 @@ SECTION_PHRASES = {
     "交通": "在交通方面有哪些动态",
     "旅游": "在旅游方面有哪些动态",
     "县区动态": "各县区有哪些动态",
-    "工作动态": "出台或通过了哪些规划、方案和意见",
+    "工作动态": "在政务工作上有哪些新动态",
     "生态": "在生态保护方面有哪些动态",
     "生态文明": "在生态文明方面有哪些动态",
     "项目": "有哪些重大项目的进展",
@@ -167,14 +170,21 @@ def _clause_windows(sentence: str, keys: Sequence[str]) -> list[str]:
 
 
 def title_anchor(item: CorpusItem) -> str:
-    """The longest run the title shares with the text (4-16 characters): what the item is about, in its words."""
+    """The longest run the title shares with the text (4-16 characters) that holds a distinctive word:
+    what the item is about, in its own words ("" when title and text share nothing telling)."""
     title, text = squash(item.title), squash(item.text)
-    match = difflib.SequenceMatcher(None, title, text, autojunk=False).find_longest_match(0, len(title), 0, len(text))
-    anchor = title[match.a : match.a + match.size]
-    anchor = anchor.strip("，、：“”《》（）")
-    if len(anchor) < 4 or anchor in GENERIC:
-        return ""
-    return anchor[:16]
+    blocks = difflib.SequenceMatcher(None, title, text, autojunk=False).get_matching_blocks()
+    for block in sorted(blocks, key=lambda b: -b.size):
+        anchor = title[block.a : block.a + block.size].strip("，、：“”《》（）")[:16]
+        if len(anchor) >= 4 and distinctive_words(anchor):
+            return anchor
+    return ""
+
+
+def unique_title(corpus: Corpus, item: CorpusItem) -> bool:
+    """No other item of the corpus has this title: a question naming it names one item."""
+    key = squash(item.title)
+    return sum(squash(other.title) == key for other in corpus.items) == 1
 
 
 def distinctive_words(text: str) -> list[str]:
@@ -217,7 +227,7 @@ def _plan_section(item: CorpusItem) -> bool:
 
 
 def date_of(corpus: Corpus, n: int = 45) -> list[dict]:
-    eligible = [i for i in bulletins(corpus) if i.date and not re.search(r"\d+月", i.title) and title_anchor(i)]
+    eligible = [i for i in bulletins(corpus) if i.date and not re.search(r"\d+月", i.title) and title_anchor(i) and unique_title(corpus, i)]
     out = []
     for item in pick(eligible, n, "date_of"):
         fact = day_label(item.date)
@@ -258,7 +268,7 @@ def title_figure(corpus: Corpus) -> list[dict]:
     out = []
     for item in bulletins(corpus):
         matches = list(FIGURE.finditer(item.title))
-        if len(matches) != 1:
+        if len(matches) != 1 or not unique_title(corpus, item):
             continue
         fact = figure_fact(matches[0])
         quote = quote_for(corpus, item, [fact])
@@ -331,7 +341,7 @@ def led_by(corpus: Corpus) -> list[dict]:
     for item in bulletins(corpus):
         first = sentences(item.text)[:1]
         match = _LED_BY.search(first[0]) if first else None
-        if not match or any(leader in match["name"] for leader in LEADERS):
+        if not match or any(leader in match["name"] for leader in LEADERS) or not unique_title(corpus, item):
             continue
         quote = quote_for(corpus, item, [match["name"]])
         if not quote:
@@ -373,9 +383,9 @@ def glossary(corpus: Corpus, n: int = 20) -> list[dict]:
     out = []
     for item in pick(terms, n, "glossary"):
         term, _, definition = item.text.partition("：")
-        parts = [p for p in re.split(r"[、，；。：（）“”]", definition) if 2 <= len(squash(p)) <= 12]
-        facts = parts[:3]
-        quote = quote_for(corpus, item, facts) if facts else ""
+        parts = [re.sub(r"^(是指|指的是|指|即|包括|又称)", "", p) for p in re.split(r"[、，；。：（）“”]", definition)]
+        facts = [p for p in parts if 3 <= len(squash(p)) <= 12 and not p.endswith("的简称")][:3]
+        quote = quote_for(corpus, item, facts) if len(facts) >= 2 else ""
         if not quote:
             continue
         text = variant(("{r}里说的“{t}”指什么？", "“{t}”是什么意思？", "政府工作报告中的“{t}”具体包括哪些内容？"), item.key)
