@@ -1,8 +1,8 @@
 """Build eval/dev.jsonl and eval/test.jsonl from every source of questions, split by eval.split's rule.
 
 Sources (all data, all in the repository):
-- the 102 seed questions (provenance "seed", always dev): taken from eval/dev.jsonl, or from the
-  retired eval/qa.jsonl the first time, with the kind of each unanswerable one added;
+- the 102 seed questions (provenance "seed", always dev): the seed lines of eval/dev.jsonl (the
+  retired eval/qa.jsonl, with the kind of each unanswerable one added: SEED_KINDS);
 - template questions generated from the parsed corpus (`eval.generate.templates`);
 - questions the local LLM wrote, as stored raw in eval/generate/llm_raw.jsonl and checked by
   `eval.generate.llm_questions.accepted` (the model is not run here);
@@ -37,7 +37,6 @@ from eval.split import assign
 EVAL = Path(__file__).resolve().parent
 GENERATE = EVAL / "generate"
 DEV, TEST = EVAL / "dev.jsonl", EVAL / "test.jsonl"
-RETIRED_SEED = EVAL / "qa.jsonl"
 ID_DIGITS = 7
 # Why each of the seed set's unanswerable questions is unanswerable (they predate the field).
 SEED_KINDS = {
@@ -49,11 +48,8 @@ SEED_KINDS = {
 
 
 def seed_questions() -> list[dict]:
-    if RETIRED_SEED.is_file():
-        records = [json.loads(line) for line in RETIRED_SEED.read_text(encoding="utf-8").splitlines() if line.strip()]
-    else:
-        records = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
-        records = [r for r in records if r.get("provenance") == "seed"]
+    records = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
+    records = [r for r in records if r.get("provenance") == "seed"]
     for record in records:
         record["provenance"] = "seed"
         if not record["answerable"]:
