@@ -188,10 +188,7 @@ def score_answer(question: EvalQuestion, answer: Answer, gold_ids: metrics.GoldI
     """Every per-question metric; gold_ids are in the same id space as the answer's retrieved/cited units."""
     cited = list(dict.fromkeys(c.item.item_id for c in answer.citations))
     answered = not answer.refused and not error
-    values: dict[str, float | None] = {
-        "faithfulness": answer.fidelity if answered and answer.checks else None,
-        "answer_completeness": answer.completeness if answered else None,
-    }
+    values: dict[str, float | None] = {}
     if question.answerable:
         if answered and cited:
             values["citation_precision"] = metrics.citation_precision(cited, gold_ids, supported_ids(answer))
@@ -211,6 +208,13 @@ def score_answer(question: EvalQuestion, answer: Answer, gold_ids: metrics.GoldI
             # "title" is only its first line, so the text is where the baseline names items).
             titles = [c.item.title for c in answer.citations] + ([answer.text] if answered else [])
             values["summary_coverage"] = metrics.summary_coverage(titles, [g.title for g in question.gold]) if titles else 0.0
+    return question_score(question, answer, error, values)
+
+
+def question_score(question: EvalQuestion, answer: Answer, error: str, values: dict[str, float | None]) -> QuestionScore:
+    """The score record: the given metric values plus what every set measures the same way (refusal,
+    latency, faithfulness and the answer's own completeness when it answered)."""
+    answered = not answer.refused and not error
     return QuestionScore(
         question_id=question.id,
         type=question.type,
@@ -218,6 +222,8 @@ def score_answer(question: EvalQuestion, answer: Answer, gold_ids: metrics.GoldI
         refused=answer.refused,
         latency_ms=float(answer.timings_ms.get("total", 0.0)),
         error=error,
+        faithfulness=answer.fidelity if answered and answer.checks else None,
+        answer_completeness=answer.completeness if answered else None,
         **values,
     )
 
@@ -487,10 +493,22 @@ def _qa_systems(settings: Settings, configs: Sequence[Config], console) -> dict[
 
 
 @contextmanager
-def _progress(console) -> Iterator[Callable[[str], None]]:
-    """A spinner line naming the set, configuration and question being run (totals vary per set)."""
+def _progress(console, every: int = 50) -> Iterator[Callable[[str], None]]:
+    """A spinner line naming the set, configuration and question being run; without a terminal (a log
+    file) a plain line every `every` questions instead."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    if not console.is_terminal:
+        count = 0
+
+        def log(label: str) -> None:
+            nonlocal count
+            count += 1
+            if count % every == 0 or label.startswith("ingest"):
+                console.print(f"[{count}] {label}")
+
+        yield log
+        return
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed}"), TimeElapsedColumn(),
                   console=console, transient=True) as bar:
         task = bar.add_task("eval", total=None)
@@ -518,6 +536,7 @@ __all__ = [
     "is_failure",
     "judge_faithfulness",
     "parse_configs",
+    "question_score",
     "resolve_configs",
     "run_cli",
     "run_eval",

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from eval import metrics
 from eval.dataset import EvalQuestion, GoldItem
-from eval.harness import Config, EvalRun, QuestionScore, System, run_eval
+from eval.harness import Config, EvalRun, QuestionScore, System, question_score, run_eval
 from rag.records import Answer
 from rag.settings import Settings
 
@@ -149,10 +149,7 @@ def found_ranks(retrieved_texts: Sequence[str], gold_files: Sequence[str], texts
 
 def score_outside(question: EvalQuestion, answer: Answer, texts: Mapping[str, str], error: str = "") -> QuestionScore:
     answered = not answer.refused and not error
-    values: dict[str, float | None] = {
-        "faithfulness": answer.fidelity if answered and answer.checks else None,
-        "answer_completeness": answer.completeness if answered else None,
-    }
+    values: dict[str, float | None] = {}
     if question.answerable:
         files = [g.file for g in question.gold]
         ranks = found_ranks([hit.item.text for hit in answer.retrieved[:K]], files, texts)
@@ -164,15 +161,7 @@ def score_outside(question: EvalQuestion, answer: Answer, texts: Mapping[str, st
         text = answer.text if answered else ""
         values["answer_accuracy"] = 1.0 if metrics.answer_contains(text, question.reference_answer) else 0.0
         values["key_fact_recall"] = metrics.key_fact_recall(text, question.key_facts)
-    return QuestionScore(
-        question_id=question.id,
-        type=question.type,
-        answerable=question.answerable,
-        refused=answer.refused,
-        latency_ms=float(answer.timings_ms.get("total", 0.0)),
-        error=error,
-        **values,
-    )
+    return question_score(question, answer, error, values)
 
 
 # -- running ----------------------------------------------------------------------------------------
