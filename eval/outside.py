@@ -232,8 +232,7 @@ def build_systems(settings: Settings, wanted: set[str], texts: Mapping[str, str]
 
 def with_baseline(configs: Sequence[Config]) -> list[Config]:
     """A folder set always runs its own baseline, BM25 over whole articles, first."""
-    baseline = Config("bm25", "extractive")
-    return [baseline, *(c for c in configs if c != baseline and not (c.system == "bm25"))]
+    return [Config("bm25", "extractive"), *(c for c in configs if c.system != "bm25")]
 
 
 def run_outside(

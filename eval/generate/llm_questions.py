@@ -153,6 +153,10 @@ def accept(raw: dict, corpus: Corpus) -> Verdict:
         return Verdict(key, None, problem)
     if len(squash(answer)) > ANSWER_MAX_CHARS:
         return Verdict(key, None, "answer too long to be a key fact")
+    if len(squash(answer)) < 2:
+        return Verdict(key, None, "answer too short to be a key fact")
+    if _foreign_dates(question, item):
+        return Verdict(key, None, "question names a year or month its item does not")
     passage = raw["passage"]
     if squash(answer) not in squash(passage):
         return Verdict(key, None, "answer not in the passage")
@@ -212,6 +216,18 @@ def _question_problem(question: str, answer: str) -> str:
     if _shared_run(squash(answer), squash(question)) * 2 >= len(squash(answer)):
         return "answer repeats the question"
     return ""
+
+
+def _foreign_dates(question: str, item: CorpusItem) -> bool:
+    """The model sometimes puts the wrong year or month in a question, which makes it unanswerable:
+    every year and month it names must be the document's own or appear in the item."""
+    text = squash(item.text)
+    years = set(re.findall(r"(\d{4})\s*年", question))
+    months = {int(m) for m in re.findall(r"(?<!\d)(\d{1,2})\s*月", question)}
+    own_year, own_month = item.period[:4], int(item.period[5:7]) if len(item.period) >= 7 else None
+    foreign_year = any(y != own_year and f"{y}年" not in text for y in years)
+    foreign_month = any(m != own_month and f"{m}月" not in text for m in months)
+    return foreign_year or foreign_month
 
 
 def _shared_run(a: str, b: str) -> int:
