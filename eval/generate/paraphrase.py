@@ -42,7 +42,8 @@ RULES = (
     _rule("met", r"会谈的(?=[？?]$)", "碰面的", "碰面"),
     _rule("which", r"有哪些", "都有啥", "啥"),
     _rule("how_many_small", r"多少(个|家|项|户|名|人|件|所|座|条|枚|场|支|批|部|种|处)(?![万亿次])", r"几\1"),
-    _rule("short_year", r"(?<!\d)20(2\d)年", r"\1年"),
+    # Only years the documents speak of (2020-2023): "25年" for 2025 would read as "25 years".
+    _rule("short_year", r"(?<!\d)20(2[0-3])年", r"\1年"),
     _rule("city", r"洛阳市(?![委政人纪中])|我市", "洛阳"),
     _rule("held", r"召开(?=是)", ""),
     _rule("held_past", r"召开了", "开了"),

@@ -278,6 +278,8 @@ def title_figure(corpus: Corpus) -> list[dict]:
         prefix = variant(("", f"{month_label(item.period)}，", "听说"), item.key)
         if re.search(r"\d{4}年", asked) and prefix != "听说":
             prefix = ""
+        if re.search(r"去年|今年|明年|上年|本年", asked):
+            prefix = f"{month_label(item.period)}，"  # a relative year needs the bulletin's date
         out.append(question("numeric", f"{prefix}{asked}？", item.period, [Gold(item, quote)], [fact], "title_figure"))
     return out
 
