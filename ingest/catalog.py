@@ -103,6 +103,17 @@ class Catalog:
             found.update((row[0], Item(*row)) for row in self._query(sql, batch))
         return found
 
+    def files_sharing_items(self, content_hashes: set[str]) -> dict[str, int]:
+        """file -> how many of its items have one of these content hashes (the tail of an item id)."""
+        found: dict[str, int] = {}
+        hashes = sorted(content_hashes)
+        for start in range(0, len(hashes), 500):
+            batch = hashes[start : start + 500]
+            sql = f"SELECT file, COUNT(*) FROM items WHERE substr(item_id, -10) IN ({','.join('?' * len(batch))}) GROUP BY file"
+            for file, count in self._query(sql, batch):
+                found[file] = found.get(file, 0) + count
+        return found
+
     def chunks(self) -> list[Chunk]:
         return [Chunk(*row) for row in self._query(f"SELECT {','.join(_CHUNK_COLUMNS)} FROM chunks ORDER BY chunk_id")]
 

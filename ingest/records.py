@@ -6,7 +6,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Literal
 
-DocumentKind = Literal["bulletin", "report", "generic"]
+# bulletin and report have their own parsers; the others are told apart by ingest.generic.
+DocumentKind = Literal["bulletin", "report", "notice", "news", "generic"]
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class DocumentMeta:
 
     kind: DocumentKind
     title: str
-    period: str  # "2023-07" for a bulletin; the delivery date "2021-02-07" for a report; "" if unknown
+    period: str  # "2023-07" for a bulletin; the delivery date "2021-02-07" for a report; the own date of others; "" if unknown
     evidence: str = ""  # why: the text or rule the period was inferred from
 
 
@@ -59,6 +60,8 @@ class Item:
     line_end: int
     date: str | None = None
     date_end: str | None = None
+    page: int | None = None  # first page of the item in a paged source (PDF, scan); None otherwise
+    page_end: int | None = None
 
     @property
     def month(self) -> str | None:
@@ -74,6 +77,9 @@ class Document:
     evidence: str
     sha256: str
     items: int
+    pages: int = 0  # pages of a paged source (PDF, scan), 0 otherwise
+    format: str = ""  # how it was read: "text/utf-8", "pdf", "pdf+ocr", "docx", "html", "image+ocr"
+    supersedes: str = ""  # JSON list of {"file", "sha256"}: earlier versions this revision replaced
 
 
 @dataclass(frozen=True)
