@@ -30,6 +30,8 @@ _DATE_LINE_REST = re.compile(
     r"^[\s|｜丨/\-—:：]*(?:\d{1,2}:\d{2}(?::\d{2})?)?[\s|｜丨]*(?:星期.|周.)?[\s|｜丨]*$"
 )
 _SOURCE_PART = re.compile(r"(?:来源|作者|编辑|责任编辑|浏览次数|字号)[:：][^|｜丨]*")
+# What a web page or a wire adds to the date it publishes: a time of day, a source, 发布.
+_PUBLISHED = re.compile(r"\d{1,2}:\d{2}|来源|发布|转载|记者")
 _TOP_LINES = 6
 _TAIL_LINES = 8
 
@@ -39,6 +41,7 @@ class DocumentDate:
     iso: str  # "2023-08-08", or "" when the text has none
     evidence: str
     line: int | None = None  # 1-based number of a line that only carries the date (not a paragraph)
+    published: bool = False  # a publishing stamp (time, source, 发布时间, a news dateline): news, not a document
 
 
 def document_date(lines: list[tuple[int, str]]) -> DocumentDate:
@@ -53,18 +56,19 @@ def document_date(lines: list[tuple[int, str]]) -> DocumentDate:
             found = _date_in(text[labelled.end():], year)
             if found:
                 only = _is_date_line(text[labelled.end():])
-                return DocumentDate(found, f"第{number}行标注的日期：{text[:40]}", number if only else None)
+                stamp = bool(_PUBLISHED.search(text))
+                return DocumentDate(found, f"第{number}行标注的日期：{text[:40]}", number if only else None, stamp)
     for number, text in texts[:_TOP_LINES]:
         if _is_date_line(text):
             found = _date_in(text, year)
             if found:
-                return DocumentDate(found, f"第{number}行的日期行：{text[:40]}", number)
+                return DocumentDate(found, f"第{number}行的日期行：{text[:40]}", number, bool(_PUBLISHED.search(text)))
     for number, text in texts[:_TOP_LINES]:
         dateline = _DATELINE.search(text)
         if dateline and year:
             found = _iso(year, int(dateline["month"]), int(dateline["day"]))
             if found:
-                return DocumentDate(found, f"第{number}行的电头：{dateline.group(0)}（年份取正文最常提到的 {year} 年）")
+                return DocumentDate(found, f"第{number}行的电头：{dateline.group(0)}（年份取正文最常提到的 {year} 年）", published=True)
     for number, text in reversed(texts[-_TAIL_LINES:]):
         if _is_date_line(text) and _FULL_DATE.search(text):
             found = _date_in(text, year)

@@ -385,7 +385,7 @@ def parse_generic(text: str, file: str) -> ParsedDocument:
     return ParsedDocument(
         meta=DocumentMeta(kind=kind, title=title, period=dated.iso, evidence=dated.evidence),
         items=items,
-        warnings=[] if dated.iso else [f"{file}: 没有找到文档日期（{dated.evidence}）；可在 manifest.json 中填写 period"],
+        warnings=[] if dated.iso else [f"{file}: 既不像月报也不像政府工作报告，已按通用格式（标题 + 段落）解析；没有找到文档日期（{dated.evidence}），可在 manifest.json 中填写 period"],
     )
 
 
@@ -416,12 +416,11 @@ def _item_dates(item: ParsedItem, year: int | None, document_iso: str) -> tuple[
 
 def _generic_kind(title: str, lines: list[SourceLine], dated: DocumentDate) -> DocumentKind:
     """notice: an official document (its title names the genre, or it has a document number);
-    news: dated by a publishing line at the top (a date line, a dateline, 发布时间); else generic."""
+    news: published with a news dateline ("新华社北京8月8日电") or a web page's time stamp or source
+    line at the top; else generic (a dated brief or policy stays generic)."""
     head = " ".join(line.text for line in lines[:_TOP_WINDOW])
     if _NOTICE_TITLE.search(title) or _DOCUMENT_NUMBER.search(head):
         return "notice"
-    if dated.iso and dated.line is not None and dated.line <= lines[0].number + _TOP_WINDOW:
-        return "news"
-    if dated.iso and ("电头" in dated.evidence or "标注" in dated.evidence):
+    if dated.published:
         return "news"
     return "generic"

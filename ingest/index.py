@@ -168,6 +168,56 @@ def remove_document(file: str, settings: Settings) -> bool:
     return True
 
 
+@dataclass
+class FilePlan:
+    """What ingesting one file will do, decided before anything is written (the UI shows it and
+    asks before a replacement). action: unchanged | duplicate | superseded | failed | conflict |
+    add | update | replace (`other` is the replaced, duplicated or conflicting indexed file)."""
+
+    path: Path
+    action: str
+    message: str = ""
+    other: str | None = None
+    _work: tuple | None = field(default=None, repr=False)  # what execution needs: parsed, items, ...
+
+
+def plan_file(index: Index, path: Path, override: dict | None, pipeline: str, known: tuple[str, str] | None) -> FilePlan:
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        return FilePlan(path, "failed", f"无法读取文件 ({error.strerror or error})")
+    sha = hashlib.sha256(raw).hexdigest()
+    fingerprint = hashlib.sha256(f"{sha}/{pipeline}/{json.dumps(override, sort_keys=True)}".encode()).hexdigest()[:24]
+    if known and known[0] == fingerprint:
+        return FilePlan(path, "unchanged")
+    documents = index.catalog.documents()
+    early = revisions.before_reading(documents, path.name, sha)
+    if early is not None:
+        return FilePlan(path, early.action, early.why, early.other)
+    try:
+        parsed, items, extracted = read_and_parse(path, raw, sha, override, index.settings)
+    except (UnreadableDocument, ValueError) as error:
+        # The file's previous version, if any, stays indexed: bad input never loses data.
+        return FilePlan(path, "failed", str(error))
+    sources = {file: source for file, (_fp, source) in index.catalog.fingerprints().items()}
+    decision = revisions.after_parsing(index.catalog, documents, sources, path.name, path, parsed.meta, [i.item_id for i in items])
+    if decision.action == "conflict":
+        return FilePlan(path, "conflict", decision.why, decision.other)
+    by_file = {d.file: d for d in documents}
+    previous = [by_file[f] for f in (path.name, decision.replaces) if f in by_file]
+    action = "replace" if decision.replaces else "update" if path.name in by_file else "add"
+    return FilePlan(path, action, decision.why, decision.replaces, (parsed, items, extracted, sha, fingerprint, previous))
+
+
+def preview(paths: Sequence[Path], settings: Settings) -> list[FilePlan]:
+    """What `ingest(paths)` would do to each file, without writing anything (the upload asks first)."""
+    index = Index(settings)
+    files, _folders = discover(paths)
+    known = index.catalog.fingerprints()
+    pipeline = pipeline_fingerprint(settings)
+    return [plan_file(index, path, load_manifest(path.parent).get(path.name), pipeline, known.get(path.name)) for path in files]
+
+
 def _ingest_file(
     index: Index,
     path: Path,
@@ -177,39 +227,22 @@ def _ingest_file(
     report: IngestReport,
     progress: Progress | None,
 ) -> None:
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        report.failed.append((path.name, f"无法读取文件 ({error.strerror or error})"))
-        return
-    sha = hashlib.sha256(raw).hexdigest()
-    fingerprint = hashlib.sha256(f"{sha}/{pipeline}/{json.dumps(override, sort_keys=True)}".encode()).hexdigest()[:24]
-    if known and known[0] == fingerprint:
+    plan = _timed(report, "parse", lambda: plan_file(index, path, override, pipeline, known))
+    if plan.action == "unchanged":
         report.unchanged.append(path.name)
-        return
-    documents = index.catalog.documents()
-    early = revisions.before_reading(documents, path.name, sha)
-    if early is not None:
-        (report.duplicates if early.action == "duplicate" else report.superseded).append((path.name, early.other or ""))
-        return
-    try:
-        parsed, items, extracted = _timed(report, "parse", lambda: read_and_parse(path, raw, sha, override, index.settings))
-    except (UnreadableDocument, ValueError) as error:
-        # The file's previous version, if any, stays indexed: bad input never loses data.
-        report.failed.append((path.name, str(error)))
-        return
-    sources = {file: source for file, (_fp, source) in index.catalog.fingerprints().items()}
-    decision = revisions.after_parsing(index.catalog, documents, sources, path.name, path, parsed.meta, [i.item_id for i in items])
-    if decision.action == "conflict":
-        report.failed.append((path.name, decision.why))
-        return
-    by_file = {d.file: d for d in documents}
-    previous = [by_file[f] for f in (path.name, decision.replaces) if f in by_file]
-    _store_document(index, path, parsed, items, extracted, sha, fingerprint, previous, report, progress)
-    if decision.replaces:
-        _timed(report, "remove", lambda: _remove_file(index, decision.replaces))
-        report.replaced.append((path.name, decision.replaces))
-    (report.updated if known else report.added).append(path.name)
+    elif plan.action == "duplicate":
+        report.duplicates.append((path.name, plan.other or ""))
+    elif plan.action == "superseded":
+        report.superseded.append((path.name, plan.other or ""))
+    elif plan.action in ("failed", "conflict"):
+        report.failed.append((path.name, plan.message))
+    else:
+        parsed, items, extracted, sha, fingerprint, previous = plan._work
+        _store_document(index, path, parsed, items, extracted, sha, fingerprint, previous, report, progress)
+        if plan.action == "replace" and plan.other:
+            _timed(report, "remove", lambda: _remove_file(index, plan.other))
+            report.replaced.append((path.name, plan.other))
+        (report.updated if known else report.added).append(path.name)
 
 
 def read_and_parse(path: Path, raw: bytes, sha: str, override: dict | None, settings: Settings):

@@ -19,7 +19,7 @@ LLM_LABELS = {
     "local": "本地模型（Qwen2.5 1.5B）",
     "openai": "OpenAI 兼容接口",
 }
-KIND_LABELS = {"bulletin": "政务信息月报", "report": "政府工作报告", "generic": "其他文档"}
+KIND_LABELS = {"bulletin": "政务信息月报", "report": "政府工作报告", "notice": "通知公告", "news": "新闻报道", "generic": "其他文档"}
 
 _MARKER_RE = re.compile(r"\[(\d+)\]")
 # Markdown line starts (headings, bullets, numbers, quotes) stay outside an ⚠ span, or the line
@@ -194,7 +194,16 @@ def item_meta(item: Item, documents: Mapping[str, Document] | None = None) -> st
         when = f"{item.date} 至 {item.date_end}"
     document = (documents or {}).get(item.file)
     source = f"{document.title}（{item.file}）" if document and document.title else item.file
-    return " · ".join(part for part in (when, item.section, source) if part)
+    return " · ".join(part for part in (when, item.section, source, page_label(item)) if part)
+
+
+def page_label(item: Item) -> str:
+    """'第 3 页' or '第 3–4 页' for an item of a paged source (PDF, scan); '' otherwise."""
+    if not item.page:
+        return ""
+    if item.page_end and item.page_end != item.page:
+        return f"第 {item.page}–{item.page_end} 页"
+    return f"第 {item.page} 页"
 
 
 def source_list(answer: Answer, turn: int, documents: Mapping[str, Document] | None = None) -> str:

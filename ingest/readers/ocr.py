@@ -43,7 +43,8 @@ def engine() -> Any:
     from rapidocr import RapidOCR
 
     logging.getLogger("RapidOCR").setLevel(logging.WARNING)
-    return RapidOCR(params={"Global.log_level": "warning", "Global.max_side_len": _MAX_SIDE})
+    # Pages come upright (a PDF page, a scan): the orientation classifier is skipped.
+    return RapidOCR(params={"Global.log_level": "warning", "Global.max_side_len": _MAX_SIDE, "Global.use_cls": False})
 
 
 def recognize(image: Any, number: int) -> PageLines:
