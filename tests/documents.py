@@ -40,7 +40,7 @@ def _inline(text: str) -> str:
 def _hard_wrapped(text: str) -> bool:
     """A text converted from a PDF that kept its short printed lines (the district report)."""
     lengths = sorted(len(line.strip()) for line in text.split("\n") if line.strip())
-    return bool(lengths) and lengths[len(lengths) // 2] <= 45
+    return bool(lengths) and lengths[int(len(lengths) * 0.95)] <= 45
 
 
 def text_to_html_body(text: str) -> str:
@@ -135,3 +135,28 @@ def scan_pdf(pdf: Path, out: Path, pages: range | None = None, scale: float = 2.
         document.close()
     images[0].save(out, save_all=True, append_images=images[1:], resolution=72 * scale)
     return out
+
+
+def cached_document(kind: str, source: Path) -> Path:
+    """A built file ("pdf", "docx", "html") of a corpus text, made once and kept under the system's
+    temporary folder, keyed by the text and this builder's code (Chromium takes seconds a PDF)."""
+    import hashlib
+
+    text = source.read_text(encoding="utf-8")
+    key = hashlib.sha256(text.encode() + Path(__file__).read_bytes() + kind.encode()).hexdigest()[:16]
+    folder = Path(tempfile.gettempdir()) / "heluo-test-documents" / key
+    target = folder / f"{source.stem}.{kind}"
+    if target.exists():
+        return target
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f"partial-{source.stem}.{kind}"
+    if kind == "pdf":
+        print_pdf(text, partial, source.stem)
+    elif kind == "docx":
+        build_docx(text, partial)
+    elif kind == "html":
+        partial.write_text(web_page(text, source.stem), encoding="utf-8")
+    else:
+        raise ValueError(kind)
+    partial.replace(target)
+    return target

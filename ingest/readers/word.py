@@ -18,12 +18,13 @@ _HEADING_STYLE = re.compile(r"^(?:heading|标题)\s*(\d)$", re.IGNORECASE)
 
 def read_docx(path: Path) -> Extracted:
     import docx
+    from docx.opc.exceptions import PackageNotFoundError
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
     try:
         document = docx.Document(str(path))
-    except (zipfile.BadZipFile, KeyError, ValueError) as error:
+    except (zipfile.BadZipFile, KeyError, ValueError, PackageNotFoundError) as error:
         raise UnreadableDocument(f"{path.name}: 不是有效的 Word（.docx）文件（{error}）；若是旧版 .doc，请另存为 .docx") from error
     lines: list[str] = []
     for child in document.element.body.iterchildren():
