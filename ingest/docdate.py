@@ -63,6 +63,7 @@ def document_date(lines: list[tuple[int, str]]) -> DocumentDate:
             found = _date_in(text, year)
             if found:
                 return DocumentDate(found, f"第{number}行的日期行：{text[:40]}", number, bool(_PUBLISHED.search(text)))
+            return DocumentDate("", f"第{number}行的日期行只有月日（{text[:20]}），正文没有年份", number, bool(_PUBLISHED.search(text)))
     for number, text in texts[:_TOP_LINES]:
         dateline = _DATELINE.search(text)
         if dateline and year:

@@ -385,7 +385,7 @@ def parse_generic(text: str, file: str) -> ParsedDocument:
     return ParsedDocument(
         meta=DocumentMeta(kind=kind, title=title, period=dated.iso, evidence=dated.evidence),
         items=items,
-        warnings=[] if dated.iso else [f"{file}: 既不像月报也不像政府工作报告，已按通用格式（标题 + 段落）解析；没有找到文档日期（{dated.evidence}），可在 manifest.json 中填写 period"],
+        warnings=[] if dated.iso else [f"既不像月报也不像政府工作报告，已按通用格式（标题 + 段落）解析；没有找到文档日期（{dated.evidence}），可在 manifest.json 中填写 period"],
     )
 
 
@@ -418,9 +418,10 @@ def _generic_kind(title: str, lines: list[SourceLine], dated: DocumentDate) -> D
     """notice: an official document (its title names the genre, or it has a document number);
     news: published with a news dateline ("新华社北京8月8日电") or a web page's time stamp or source
     line at the top; else generic (a dated brief or policy stays generic)."""
-    head = " ".join(line.text for line in lines[:_TOP_WINDOW])
-    if _NOTICE_TITLE.search(title) or _DOCUMENT_NUMBER.search(head):
+    if _NOTICE_TITLE.search(title):
         return "notice"
     if dated.published:
-        return "news"
+        return "news"  # a news article may quote a document number: its stamp decides first
+    if _DOCUMENT_NUMBER.search(" ".join(line.text for line in lines[:_TOP_WINDOW])):
+        return "notice"
     return "generic"
