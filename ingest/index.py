@@ -242,6 +242,8 @@ def _ingest_file(
         if plan.action == "replace" and plan.other:
             _timed(report, "remove", lambda: _remove_file(index, plan.other))
             report.replaced.append((path.name, plan.other))
+            if plan.other in report.added:  # added earlier in this run, then replaced by its revision
+                report.added.remove(plan.other)
         (report.updated if known else report.added).append(path.name)
 
 
