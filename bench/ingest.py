@@ -79,6 +79,7 @@ def readers() -> dict:
         started = time.perf_counter()
         scanned = read_pdf(scan, max_pages=10_000)
         ocr_seconds = time.perf_counter() - started
+        accuracy = _ocr_accuracy(pdfs[0], range(3, 3 + _OCR_PAGES), scanned.text)
     return {
         "pdf_pages": pages,
         "pdf_seconds": text_seconds,
@@ -87,7 +88,28 @@ def readers() -> dict:
         "ocr_seconds": ocr_seconds,
         "ocr_pages_per_second": scanned.ocr_pages / ocr_seconds,
         "ocr_engine_load_seconds": load_seconds,
+        "ocr_char_accuracy": accuracy,
     }
+
+
+def _ocr_accuracy(pdf: Path, pages: range, ocr_text: str) -> float:
+    """Share of the pages' text-layer characters (running heads and page numbers aside) that OCR read, in order."""
+    import difflib
+    import re
+
+    import pypdfium2 as pdfium
+
+    from ingest.readers.layout import lines_to_text
+    from ingest.readers.pdf import text_layer
+
+    document = pdfium.PdfDocument(str(pdf))
+    try:
+        truth = lines_to_text([text_layer(document[i], i + 1) for i in pages], "pdf").text
+    finally:
+        document.close()
+    truth, ocr_text = re.sub(r"\s+", "", truth), re.sub(r"\s+", "", ocr_text)
+    matcher = difflib.SequenceMatcher(None, truth, ocr_text, autojunk=False)
+    return sum(block.size for block in matcher.get_matching_blocks()) / len(truth)
 
 
 def main() -> None:
@@ -145,7 +167,8 @@ def main() -> None:
 def _print_readers(figures: dict) -> None:
     print(f"\nPDF text layer: {figures['pdf_pages']} pages, {figures['pdf_pages_per_second']:.1f} pages/s")
     print(f"OCR (scanned bulletin pages, 180 dpi): {figures['ocr_pages']} pages, {figures['ocr_pages_per_second']:.2f} pages/s "
-          f"({figures['ocr_seconds'] / figures['ocr_pages']:.1f} s a page; engine load {figures['ocr_engine_load_seconds']:.1f} s)")
+          f"({figures['ocr_seconds'] / figures['ocr_pages']:.1f} s a page; engine load {figures['ocr_engine_load_seconds']:.1f} s); "
+          f"characters right: {figures['ocr_char_accuracy']:.2%}")
     print(f"\nwritten to {RESULTS.relative_to(REPO)}")
 
 

@@ -154,8 +154,6 @@ def test_broken_files_are_unreadable_not_crashes(tmp_path):
 def test_scanned_bulletin_page_is_read_by_ocr_from_the_wheels_models(tmp_path, monkeypatch):
     """OCR of a page rendered to an image (a scan: no text layer), with the network cut: at least
     95% of the page's characters (its text layer, measured in order) come back right."""
-    import difflib
-
     import pypdfium2 as pdfium
 
     from ingest.readers import ocr
@@ -177,5 +175,22 @@ def test_scanned_bulletin_page_is_read_by_ocr_from_the_wheels_models(tmp_path, m
     truth = without_spaces("".join(line.text for line in text_layer(document[5], 6).lines if RUNNING_HEAD not in line.text))
     document.close()
     got = without_spaces(extracted.text)
-    matched = sum(block.size for block in difflib.SequenceMatcher(None, truth, got, autojunk=False).get_matching_blocks())
-    assert len(truth) > 800 and matched / len(truth) >= 0.95, matched / len(truth)
+    assert len(truth) > 800 and char_accuracy(truth, got) >= 0.95, char_accuracy(truth, got)
+
+    # The same page as a photo-like PNG of its top third: the image reader.
+    lines = text_layer(pdfium.PdfDocument(str(pdf))[5], 6).lines
+    image = tmp_path / "page.png"
+    rendered = pdfium.PdfDocument(str(scan))[0].render(scale=1.0).to_pil()  # the scan is already 144 dpi
+    rendered.crop((0, 0, rendered.width, rendered.height // 3)).save(image)
+    photo = read(image)
+    assert photo.format == "image+ocr" and photo.pages == 1
+    top = without_spaces("".join(line.text for line in lines if line.bottom < 842 / 3 - 12 and RUNNING_HEAD not in line.text))
+    assert len(top) > 150 and char_accuracy(top, without_spaces(photo.text)) >= 0.9
+
+
+def char_accuracy(truth: str, got: str) -> float:
+    """Share of the true characters found, in order, in what OCR read."""
+    import difflib
+
+    matcher = difflib.SequenceMatcher(None, truth, got, autojunk=False)
+    return sum(block.size for block in matcher.get_matching_blocks()) / len(truth)
