@@ -25,7 +25,8 @@ from ingest.embedder import CachedEmbedder, load_embedder
 from ingest.parse import MANIFEST_NAME, load_manifest, parse_text
 from ingest.readers import unsupported_reason
 from ingest.readers.cache import read_cached, readers_version
-from ingest.records import Chunk, Document, Item, make_item_id
+from ingest.readers.records import Extracted
+from ingest.records import Chunk, Document, Item, ParsedDocument, make_item_id
 from ingest.store import VectorStore
 from rag.settings import Settings
 
@@ -168,7 +169,19 @@ def remove_document(file: str, settings: Settings) -> bool:
     return True
 
 
-@dataclass
+@dataclass(frozen=True)
+class _Prepared:
+    """A file read and parsed, ready to be chunked, embedded and stored."""
+
+    parsed: ParsedDocument
+    items: list[Item]
+    extracted: Extracted
+    sha: str
+    fingerprint: str
+    previous: list[Document]  # the indexed versions it updates or replaces
+
+
+@dataclass(frozen=True)
 class FilePlan:
     """What ingesting one file will do, decided before anything is written (the UI shows it and
     asks before a replacement). action: unchanged | duplicate | superseded | failed | conflict |
@@ -178,7 +191,7 @@ class FilePlan:
     action: str
     message: str = ""
     other: str | None = None
-    _work: tuple | None = field(default=None, repr=False)  # what execution needs: parsed, items, ...
+    prepared: _Prepared | None = field(default=None, repr=False)
 
 
 def plan_file(index: Index, path: Path, override: dict | None, pipeline: str, known: tuple[str, str] | None) -> FilePlan:
@@ -206,7 +219,7 @@ def plan_file(index: Index, path: Path, override: dict | None, pipeline: str, kn
     by_file = {d.file: d for d in documents}
     previous = [by_file[f] for f in (path.name, decision.replaces) if f in by_file]
     action = "replace" if decision.replaces else "update" if path.name in by_file else "add"
-    return FilePlan(path, action, decision.why, decision.replaces, (parsed, items, extracted, sha, fingerprint, previous))
+    return FilePlan(path, action, decision.why, decision.replaces, _Prepared(parsed, items, extracted, sha, fingerprint, previous))
 
 
 def preview(paths: Sequence[Path], settings: Settings) -> list[FilePlan]:
@@ -237,8 +250,7 @@ def _ingest_file(
     elif plan.action in ("failed", "conflict"):
         report.failed.append((path.name, plan.message))
     else:
-        parsed, items, extracted, sha, fingerprint, previous = plan._work
-        _store_document(index, path, parsed, items, extracted, sha, fingerprint, previous, report, progress)
+        _store_document(index, path, plan.prepared, report, progress)
         if plan.action == "replace" and plan.other:
             _timed(report, "remove", lambda: _remove_file(index, plan.other))
             report.replaced.append((path.name, plan.other))
@@ -247,7 +259,7 @@ def _ingest_file(
         (report.updated if known else report.added).append(path.name)
 
 
-def read_and_parse(path: Path, raw: bytes, sha: str, override: dict | None, settings: Settings):
+def read_and_parse(path: Path, raw: bytes, sha: str, override: dict | None, settings: Settings) -> tuple[ParsedDocument, list[Item], Extracted]:
     """(parsed document, its items with ids and pages, the extracted text) of one file's bytes."""
     extracted = read_cached(path, raw, sha, settings.ingest_limits, settings.cache_dir)
     parsed = parse_text(extracted.text, path.name, override)
@@ -274,9 +286,10 @@ def read_and_parse(path: Path, raw: bytes, sha: str, override: dict | None, sett
     return parsed, items, extracted
 
 
-def _store_document(index, path, parsed, items, extracted, sha, fingerprint, previous, report, progress) -> None:
+def _store_document(index: Index, path: Path, prepared: _Prepared, report: IngestReport, progress: Progress | None) -> None:
     """Chunk, embed and write one parsed file (vectors first, then its catalog rows, then stale vectors out)."""
     settings = index.settings
+    parsed, items, extracted = prepared.parsed, prepared.items, prepared.extracted
     chunks = _timed(
         report,
         "chunk",
@@ -293,17 +306,17 @@ def _store_document(index, path, parsed, items, extracted, sha, fingerprint, pre
         title=parsed.meta.title,
         period=parsed.meta.period,
         evidence=parsed.meta.evidence,
-        sha256=sha,
+        sha256=prepared.sha,
         items=len(items),
         pages=extracted.pages,
         format=extracted.format,
-        supersedes=revisions.supersedes_json(path.name, previous),
+        supersedes=revisions.supersedes_json(path.name, prepared.previous),
     )
     _timed(
         report,
         "catalog",
         lambda: index.catalog.replace_file(
-            document, items, chunks, source=str(path.resolve()), fingerprint=fingerprint, encoding=extracted.format
+            document, items, chunks, source=str(path.resolve()), fingerprint=prepared.fingerprint, encoding=extracted.format
         ),
     )
     # Only now that the catalog points at the new chunks may the old vectors go.
