@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import MISSING, astuple, fields
 from pathlib import Path
 
-from ingest.records import Chunk, Document, Item
+from ingest.records import ITEM_HASH_CHARS, Chunk, Document, Item
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -109,7 +109,9 @@ class Catalog:
         hashes = sorted(content_hashes)
         for start in range(0, len(hashes), 500):
             batch = hashes[start : start + 500]
-            sql = f"SELECT file, COUNT(*) FROM items WHERE substr(item_id, -10) IN ({','.join('?' * len(batch))}) GROUP BY file"
+            sql = (
+                f"SELECT file, COUNT(*) FROM items WHERE substr(item_id, -{ITEM_HASH_CHARS}) IN ({','.join('?' * len(batch))}) GROUP BY file"
+            )
             for file, count in self._query(sql, batch):
                 found[file] = found.get(file, 0) + count
         return found

@@ -99,7 +99,10 @@ def content_hash(*parts: str, length: int = 12) -> str:
     return digest[:length]
 
 
+ITEM_HASH_CHARS = 10  # the content hash that ends an item id: equal for identical items (revisions use it)
+
+
 def make_item_id(file: str, position: int, title: str, text: str) -> str:
     """Stable across re-ingests: the same file, position and content give the same id."""
     stem = file.rsplit(".", 1)[0]
-    return f"{stem}#{position:04d}-{content_hash(title, text, length=10)}"
+    return f"{stem}#{position:04d}-{content_hash(title, text, length=ITEM_HASH_CHARS)}"

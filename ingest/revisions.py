@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from ingest.catalog import Catalog
-from ingest.records import Document, DocumentMeta
+from ingest.records import ITEM_HASH_CHARS, Document, DocumentMeta
 
 # Content match: this share of the smaller document's items identical, and at least this many.
 _SHARED_ITEMS_SHARE = 0.5
@@ -37,7 +37,7 @@ class Decision:
 
 def item_hash(item_id: str) -> str:
     """The content part of an item id (ingest.records.make_item_id): equal for identical items."""
-    return item_id.rsplit("-", 1)[-1]
+    return item_id[-ITEM_HASH_CHARS:]
 
 
 def superseded_versions(document: Document) -> list[dict[str, str]]:
