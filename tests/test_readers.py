@@ -83,6 +83,21 @@ def test_web_page_gives_the_text_without_the_site_around_it(source, tmp_path):
     assert not any(boilerplate in everything for boilerplate in ("网站标识码", "相关链接", "当前位置", "豫ICP备", "走进洛阳"))
 
 
+def test_web_page_notice_is_dated_by_its_publication_meta(tmp_path):
+    page = tmp_path / "通知.html"
+    page.write_text(
+        '<html><head><meta charset="utf-8"><title>关于开展防汛演练的通知</title>'
+        '<meta name="PubDate" content="2023-06-12 09:30"></head><body><nav>首页 政务公开</nav>'
+        "<article><h1>关于开展防汛演练的通知</h1><p>各县区：为提高应急处置能力，定于6月下旬开展全市防汛演练，请各单位做好准备。</p>"
+        "<p>演练分为桌面推演和实战演练两个阶段，由市应急管理局统一组织。</p></article>"
+        "<footer>网站标识码 4103000001</footer></body></html>",
+        encoding="utf-8",
+    )
+    document = parse_text(read(page).text, page.name)
+    assert (document.meta.kind, document.meta.title, document.meta.period) == ("notice", "关于开展防汛演练的通知", "2023-06-12")
+    assert all(item.date == "2023-06-12" for item in document.items) and not any("网站标识码" in i.text for i in document.items)
+
+
 def line(text: str, x0: float, x1: float, top: float, size: float = 12.0) -> TextLine:
     return TextLine(text, x0, x1, top, top + size)
 
