@@ -209,3 +209,13 @@ def char_accuracy(truth: str, got: str) -> float:
 
     matcher = difflib.SequenceMatcher(None, truth, got, autojunk=False)
     return sum(block.size for block in matcher.get_matching_blocks()) / len(truth)
+
+
+def test_text_layer_keeps_two_columns_apart():
+    from ingest.readers.layout import merge_fragments
+
+    left = [line("左栏第一行", 60, 280, 100), line("左栏第二行", 60, 280, 120)]
+    right = [line("右栏第一行", 320, 540, 100), line("右栏第二行", 320, 540, 120)]
+    assert [piece.text for piece in merge_fragments(left + right, keep_order=True)] == ["左栏第一行", "左栏第二行", "右栏第一行", "右栏第二行"]
+    runs = [line("加粗标题", 60, 108, 100), line("正文接着写", 112, 172, 100)]  # two runs of one line
+    assert [piece.text for piece in merge_fragments(runs, keep_order=True)] == ["加粗标题正文接着写"]

@@ -153,24 +153,31 @@ def _indented(line: TextLine, left: float) -> bool:
     return line.x0 >= left + _INDENT_CHARS * _char_width(line)
 
 
-def merge_fragments(fragments: Sequence[TextLine]) -> list[TextLine]:
-    """Pieces of text (PDF text runs, OCR boxes) on the same line joined left to right, lines top-down.
+def merge_fragments(fragments: Sequence[TextLine], keep_order: bool = False) -> list[TextLine]:
+    """Pieces of text on the same line joined left to right.
 
     Two pieces share a line when they overlap vertically by more than half the smaller height.
+    keep_order (a PDF text layer, already in reading order): only a piece that follows the previous
+    one closely on its line joins it, so two columns side by side stay apart. Otherwise (OCR boxes,
+    in no order) the pieces are sorted top-down and a row is one line: a single-column page.
     """
     lines: list[list[TextLine]] = []
-    for piece in sorted(fragments, key=lambda f: (f.top, f.x0)):
-        for line in reversed(lines[-3:]):
+    ordered = fragments if keep_order else sorted(fragments, key=lambda f: (f.top, f.x0))
+    for piece in ordered:
+        candidates = lines[-1:] if keep_order else lines[-3:]
+        for line in reversed(candidates):
             anchor = line[0]
             overlap = min(anchor.bottom, piece.bottom) - max(anchor.top, piece.top)
-            if overlap > 0.5 * min(anchor.height, piece.height):
+            close = not keep_order or -_char_width(piece) <= piece.x0 - line[-1].x1 <= 3 * _char_width(piece)
+            if overlap > 0.5 * min(anchor.height, piece.height) and close:
                 line.append(piece)
                 break
         else:
             lines.append([piece])
     merged = []
     for pieces in lines:
-        pieces.sort(key=lambda f: f.x0)
+        if not keep_order:
+            pieces.sort(key=lambda f: f.x0)
         text = pieces[0].text
         for previous, piece in zip(pieces, pieces[1:]):
             gap = piece.x0 - previous.x1

@@ -92,7 +92,7 @@ def text_layer(page, number: int) -> PageLines:
             weights.append(pdfium_c.FPDFText_GetFontWeight(textpage, index))
     finally:
         textpage.close()
-    return PageLines(number, width, height, tuple(merge_fragments(fragments)))
+    return PageLines(number, width, height, tuple(merge_fragments(fragments, keep_order=True)))
 
 
 def _between_latin(text: str, index: int) -> bool:
