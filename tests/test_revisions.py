@@ -22,14 +22,26 @@ def revised(text: str) -> str:
     return text.replace("国家文物局副局长关强率调研组来洛", "国家文物局副局长关强率调研组一行来洛")
 
 
+@pytest.fixture(scope="module")
+def indexed_feb(tmp_path_factory):
+    """The February bulletin indexed once; each test works on a copy of the folder and the index."""
+    root = tmp_path_factory.mktemp("feb")
+    (root / "corpus").mkdir()
+    shutil.copy(CORPUS / FEB, root / "corpus" / FEB)
+    ingest([root / "corpus"], make_settings(root / "home", corpus=root / "corpus"))
+    return root
+
+
 @pytest.fixture
-def library(tmp_path):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    shutil.copy(CORPUS / FEB, corpus / FEB)
-    settings = make_settings(tmp_path / "home", corpus=corpus)
-    ingest([corpus], settings)
-    return settings, corpus
+def library(indexed_feb, tmp_path):
+    # The catalog keeps each file's absolute source path: the copy keeps the folder's path too.
+    corpus = indexed_feb / "corpus"
+    shutil.copytree(indexed_feb / "home", tmp_path / "home")
+    saved = tmp_path / "corpus-before"
+    shutil.copytree(corpus, saved)
+    yield make_settings(tmp_path / "home", corpus=corpus), corpus
+    shutil.rmtree(corpus)
+    shutil.copytree(saved, corpus)
 
 
 def catalog(settings) -> Catalog:
