@@ -27,6 +27,8 @@ CREATE TABLE IF NOT EXISTS items (
   line_end INTEGER NOT NULL, date TEXT, date_end TEXT
 );
 CREATE INDEX IF NOT EXISTS items_file ON items(file, position);
+-- The content hash ending an item id (records.ITEM_HASH_CHARS = 10): revisions look items up by it.
+CREATE INDEX IF NOT EXISTS items_content ON items(substr(item_id, -10));
 CREATE TABLE IF NOT EXISTS chunks (
   chunk_id TEXT PRIMARY KEY, item_id TEXT NOT NULL, file TEXT NOT NULL, ordinal INTEGER NOT NULL,
   text TEXT NOT NULL, tokens INTEGER NOT NULL

@@ -140,13 +140,14 @@ def ingest(paths: Sequence[Path], settings: Settings, progress: Progress | None 
         known = index.catalog.fingerprints()
         pipeline = pipeline_fingerprint(settings)
         manifests = {folder: load_manifest(folder) for folder in {f.parent.resolve() for f in files}}
+        documents = revisions.KnownDocuments(index.catalog)
         seen = set()
         for number, path in enumerate(files, start=1):
             if progress:
                 progress(f"{path.name}", number - 1, len(files))
             seen.add(path.name)
             override = manifests[path.parent.resolve()].get(path.name)
-            _ingest_file(index, path, override, pipeline, known.get(path.name), report, progress)
+            _ingest_file(index, documents, path, override, pipeline, known.get(path.name), report, progress)
         replaced = {old for _, old in report.replaced}
         for file, (_fingerprint, source) in known.items():
             if file not in seen and file not in replaced and Path(source).parent in folders and not Path(source).exists():
@@ -194,7 +195,9 @@ class FilePlan:
     prepared: _Prepared | None = field(default=None, repr=False)
 
 
-def plan_file(index: Index, path: Path, override: dict | None, pipeline: str, known: tuple[str, str] | None) -> FilePlan:
+def plan_file(
+    index: Index, documents: revisions.KnownDocuments, path: Path, override: dict | None, pipeline: str, known: tuple[str, str] | None
+) -> FilePlan:
     try:
         raw = path.read_bytes()
     except OSError as error:
@@ -203,8 +206,7 @@ def plan_file(index: Index, path: Path, override: dict | None, pipeline: str, kn
     fingerprint = hashlib.sha256(f"{sha}/{pipeline}/{json.dumps(override, sort_keys=True)}".encode()).hexdigest()[:24]
     if known and known[0] == fingerprint:
         return FilePlan(path, "unchanged")
-    documents = index.catalog.documents()
-    early = revisions.before_reading(documents, path.name, sha)
+    early = documents.before_reading(path.name, sha)
     if early is not None:
         return FilePlan(path, early.action, early.why, early.other)
     try:
@@ -212,13 +214,11 @@ def plan_file(index: Index, path: Path, override: dict | None, pipeline: str, kn
     except (UnreadableDocument, ValueError) as error:
         # The file's previous version, if any, stays indexed: bad input never loses data.
         return FilePlan(path, "failed", str(error))
-    sources = {file: source for file, (_fp, source) in index.catalog.fingerprints().items()}
-    decision = revisions.after_parsing(index.catalog, documents, sources, path.name, path, parsed.meta, [i.item_id for i in items])
+    decision = documents.after_parsing(path.name, path, parsed.meta, [i.item_id for i in items])
     if decision.action == "conflict":
         return FilePlan(path, "conflict", decision.why, decision.other)
-    by_file = {d.file: d for d in documents}
-    previous = [by_file[f] for f in (path.name, decision.replaces) if f in by_file]
-    action = "replace" if decision.replaces else "update" if path.name in by_file else "add"
+    previous = [documents.by_file[f] for f in (path.name, decision.replaces) if f in documents.by_file]
+    action = "replace" if decision.replaces else "update" if path.name in documents.by_file else "add"
     return FilePlan(path, action, decision.why, decision.replaces, _Prepared(parsed, items, extracted, sha, fingerprint, previous))
 
 
@@ -228,11 +228,14 @@ def preview(paths: Sequence[Path], settings: Settings) -> list[FilePlan]:
     files, _folders = discover(paths)
     known = index.catalog.fingerprints()
     pipeline = pipeline_fingerprint(settings)
-    return [plan_file(index, path, load_manifest(path.parent).get(path.name), pipeline, known.get(path.name)) for path in files]
+    documents = revisions.KnownDocuments(index.catalog)
+    manifests = {folder: load_manifest(folder) for folder in {f.parent for f in files}}
+    return [plan_file(index, documents, path, manifests[path.parent].get(path.name), pipeline, known.get(path.name)) for path in files]
 
 
 def _ingest_file(
     index: Index,
+    documents: revisions.KnownDocuments,
     path: Path,
     override: dict | None,
     pipeline: str,
@@ -240,7 +243,7 @@ def _ingest_file(
     report: IngestReport,
     progress: Progress | None,
 ) -> None:
-    plan = _timed(report, "parse", lambda: plan_file(index, path, override, pipeline, known))
+    plan = _timed(report, "parse", lambda: plan_file(index, documents, path, override, pipeline, known))
     if plan.action == "unchanged":
         report.unchanged.append(path.name)
     elif plan.action == "duplicate":
@@ -250,9 +253,10 @@ def _ingest_file(
     elif plan.action in ("failed", "conflict"):
         report.failed.append((path.name, plan.message))
     else:
-        _store_document(index, path, plan.prepared, report, progress)
+        documents.add(_store_document(index, path, plan.prepared, report, progress), str(path.resolve()))
         if plan.action == "replace" and plan.other:
             _timed(report, "remove", lambda: _remove_file(index, plan.other))
+            documents.remove(plan.other)
             report.replaced.append((path.name, plan.other))
             if plan.other in report.added:  # added earlier in this run, then replaced by its revision
                 report.added.remove(plan.other)
@@ -286,7 +290,7 @@ def read_and_parse(path: Path, raw: bytes, sha: str, override: dict | None, sett
     return parsed, items, extracted
 
 
-def _store_document(index: Index, path: Path, prepared: _Prepared, report: IngestReport, progress: Progress | None) -> None:
+def _store_document(index: Index, path: Path, prepared: _Prepared, report: IngestReport, progress: Progress | None) -> Document:
     """Chunk, embed and write one parsed file (vectors first, then its catalog rows, then stale vectors out)."""
     settings = index.settings
     parsed, items, extracted = prepared.parsed, prepared.items, prepared.extracted
@@ -321,6 +325,7 @@ def _store_document(index: Index, path: Path, prepared: _Prepared, report: Inges
     )
     # Only now that the catalog points at the new chunks may the old vectors go.
     _timed(report, "store", lambda: index.store.delete(sorted(stale - new_ids)))
+    return document
 
 
 def _embed_with_progress(index: Index, chunks: list[Chunk], name: str, progress: Progress | None):

@@ -56,58 +56,86 @@ def supersedes_json(new_file: str, previous: list[Document]) -> str:
     return json.dumps(list(unique.values()), ensure_ascii=False) if unique else ""
 
 
-def before_reading(catalog_documents: list[Document], file: str, sha256: str) -> Decision | None:
-    """Decided by content hash alone: an identical copy under another name, or a replaced version."""
-    for document in catalog_documents:
-        if document.sha256 == sha256 and document.file != file:
-            return Decision("duplicate", other=document.file, why=f"与已导入的 {document.file} 内容完全相同，未重复导入")
-    for document in catalog_documents:
+class KnownDocuments:
+    """The indexed documents, looked up by name, content hash, superseded hash and identity (kind,
+    period, title): loaded once per ingest run and kept current as files are stored or replaced,
+    so deciding is a few dictionary look-ups and one indexed catalog query per file."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.by_file: dict[str, Document] = {}
+        self.sources: dict[str, str] = {}
+        self._by_sha: dict[str, str] = {}
+        self._superseded: dict[str, str] = {}
+        self._by_identity: dict[tuple[str, str, str], str] = {}
+        sources = {file: source for file, (_fp, source) in catalog.fingerprints().items()}
+        for document in catalog.documents():
+            self.add(document, sources.get(document.file, ""))
+
+    def add(self, document: Document, source: str) -> None:
+        self.remove(document.file)
+        self.by_file[document.file] = document
+        self.sources[document.file] = source
+        self._by_sha[document.sha256] = document.file
         for version in superseded_versions(document):
-            if version["sha256"] == sha256 and document.file != file:
-                return Decision(
-                    "superseded",
-                    other=document.file,
-                    why=f"是旧版本，已被修订版 {document.file} 取代，未导入（如需恢复旧版，请先删除 {document.file}）",
-                )
-    return None
+            self._superseded[version["sha256"]] = document.file
+        if document.period:
+            self._by_identity[_identity(document.kind, document.period, document.title)] = document.file
+
+    def remove(self, file: str) -> None:
+        document = self.by_file.pop(file, None)
+        self.sources.pop(file, None)
+        if document is None:
+            return
+        for table in (self._by_sha, self._superseded, self._by_identity):
+            for key in [key for key, owner in table.items() if owner == file]:
+                del table[key]
+
+    def before_reading(self, file: str, sha256: str) -> Decision | None:
+        """Decided by content hash alone: an identical copy under another name, or a replaced version."""
+        same = self._by_sha.get(sha256)
+        if same is not None and same != file:
+            return Decision("duplicate", other=same, why=f"与已导入的 {same} 内容完全相同，未重复导入")
+        newer = self._superseded.get(sha256)
+        if newer is not None and newer != file:
+            return Decision(
+                "superseded", other=newer, why=f"是旧版本，已被修订版 {newer} 取代，未导入（如需恢复旧版，请先删除 {newer}）"
+            )
+        return None
+
+    def after_parsing(self, file: str, path: Path, meta: DocumentMeta, item_ids: list[str]) -> Decision:
+        """Index it, replacing a document it revises; refuse a different document under a taken name."""
+        shared = self.catalog.files_sharing_items({item_hash(i) for i in item_ids})
+        same_name = self.by_file.get(file)
+        if same_name is not None:
+            old_source = Path(self.sources.get(file, ""))
+            moved_or_same = old_source == path.resolve() or not old_source.exists()
+            if moved_or_same or _revises(same_name, meta, len(item_ids), shared.get(file, 0)):
+                return Decision("index")
+            return Decision(
+                "conflict",
+                other=file,
+                why=(
+                    f"索引中已有同名文件 {file}（来自 {old_source}），内容不同且不是它的修订版；"
+                    "为免覆盖另一份文档，未导入。请改名后再导入，或先删除旧文档"
+                ),
+            )
+        candidates = [f for f in shared if f != file]
+        if meta.period and (twin := self._by_identity.get(_identity(meta.kind, meta.period, meta.title))):
+            candidates.insert(0, twin)
+        for candidate in dict.fromkeys(candidates):
+            old = self.by_file.get(candidate)
+            if old is not None and _revises(old, meta, len(item_ids), shared.get(candidate, 0)):
+                return Decision("index", replaces=old.file, other=old.file, why=_revision_reason(old, meta))
+        return Decision("index")
 
 
-def after_parsing(
-    catalog: Catalog,
-    documents: list[Document],
-    sources: dict[str, str],
-    file: str,
-    path: Path,
-    meta: DocumentMeta,
-    item_ids: list[str],
-) -> Decision:
-    """Index it, replacing a document it revises; refuse a different document under a taken name."""
-    shared = catalog.files_sharing_items({item_hash(i) for i in item_ids})
-    by_file = {d.file: d for d in documents}
-    same_name = by_file.get(file)
-    if same_name is not None:
-        old_source = Path(sources.get(file, ""))
-        moved_or_same = old_source == path.resolve() or not old_source.exists()
-        if moved_or_same or _revises(same_name, meta, len(item_ids), shared.get(file, 0)):
-            return Decision("index")
-        return Decision(
-            "conflict",
-            other=file,
-            why=(
-                f"索引中已有同名文件 {file}（来自 {old_source}），内容不同且不是它的修订版；"
-                "为免覆盖另一份文档，未导入。请改名后再导入，或先删除旧文档"
-            ),
-        )
-    for document in documents:
-        if _revises(document, meta, len(item_ids), shared.get(document.file, 0)):
-            return Decision("index", replaces=document.file, other=document.file, why=_revision_reason(document, meta))
-    return Decision("index")
+def _identity(kind: str, period: str, title: str) -> tuple[str, str, str]:
+    return kind, period, _title_key(title)
 
 
 def _revises(old: Document, meta: DocumentMeta, items: int, shared_items: int) -> bool:
-    same_identity = (
-        old.kind == meta.kind and bool(meta.period) and old.period == meta.period and _title_key(old.title) == _title_key(meta.title)
-    )
+    same_identity = bool(meta.period) and _identity(old.kind, old.period, old.title) == _identity(meta.kind, meta.period, meta.title)
     smaller = min(old.items, items)
     same_content = shared_items >= _SHARED_ITEMS_MIN and shared_items >= _SHARED_ITEMS_SHARE * smaller
     return same_identity or same_content
