@@ -83,7 +83,7 @@ def test_pdf_upload_asks_before_replacing_and_cites_its_pages(page, site, tmp_pa
     link = reply.locator("a.heluo-cite").first
     anchor = link.get_attribute("href").lstrip("#")
     link.click()
-    page.wait_for_function(f"document.getElementById('{anchor}').open")
+    page.wait_for_function(f"document.getElementById('{anchor}').open", timeout=ANSWER_TIMEOUT_MS)
     meta = page.locator(f"#{anchor} summary .heluo-meta").inner_text()
     assert pdf.name in meta
     shown = re.search(r"第 (\d+)(?:–(\d+))? 页", meta)
