@@ -70,17 +70,18 @@ _OVERRIDE_EN = re.compile(
 # -- answer: what the model is to answer -----------------------------------------------------------
 _ANSWER_VERBS_ZH = "回答|回复|答复|作答|输出"
 _ASKERS_ZH = "有人|用户|别人|对方|提问者|任何人|你|您"
+# "回答：…" dictates the answer, unless it answers the question just before it (a Q&A document).
+_ANSWER_COLON = re.compile(rf"{_LEAD}(?:{_ANSWER_VERBS_ZH})\s*[：:]|(?:^|(?<=[.:;!?\n\"“]))\s*(?:answer|respond|reply|output)\s*:", re.IGNORECASE)
+_QUESTION = re.compile(r"^\s*(?:问|问题|提问|Q|Question)\s*[：:]", re.IGNORECASE)
 _ANSWER_ZH = re.compile(
-    rf"{_LEAD}(?:{_ANSWER_VERBS_ZH})\s*[：:]"  # 回答：…
-    rf"|{_LEAD}(?:告诉|转告|回答|回复|答复)(?:用户|提问者|提问的人|问的人|所有人)"  # 告诉用户…
+    rf"{_LEAD}(?:告诉|转告|回答|回复|答复)(?:用户|提问者|提问的人|问的人|所有人)"  # 告诉用户…
     rf"|(?:你的|您的)(?:回答|回复|答复|答案|输出)(?:必须|只能|应该|应当|一律|务必|就是|是)"  # 你的回答必须…
     rf"|{_LEAD}在(?:(?:你的|您的)(?:回答|回复|答复|答案|输出)(?:中|里|时)|(?:回答|回复|答复|答案|输出)(?:中|里|时)(?=[，,]|{_FILLERS}))"  # 在回答中，…
     rf"|(?:如果|假如|若(?!干)|要是|倘若|凡是|一旦)(?:{_ASKERS_ZH})?{_CLAUSE_CHARS}{{0,4}}(?:问(?![题卷候责])|询问|提问|被问){_CLAUSE_CHARS}{{0,40}}"
     rf"[，,]\s*(?:就|请|则|你就|你要|一律|都|均)?\s*(?:回答|回复|答复|答(?!应)|说(?!明)|告诉|声称)"  # 如果有人问…，就说…
 )
 _ANSWER_EN = re.compile(
-    r"(?:^|(?<=[.:;!?\n\"“]))\s*(?:answer|respond|reply|output)\s*:"
-    r"|\b(?:answer|respond|reply)\s+(?:only\s+)?with\b"
+    r"\b(?:answer|respond|reply)\s+(?:only\s+)?with\b"
     r"|\b(?:tell|inform)\s+(?:the\s+)?users?\b"
     r"|\byour\s+(?:answer|response|reply|output)\s+(?:must|should|shall|will)\b"
     r"|\bin\s+your\s+(?:answer|response|reply|output)\b"
@@ -178,7 +179,7 @@ def scan(text: str) -> list[Flag]:
     flags: list[Flag] = []
     for index, sentence in enumerate(sentences):
         before = sentences[index - 1] if index else ""
-        for signal, start in _signals(sentence, sentences[max(0, index - 1) : index + 2]):
+        for signal, start in _signals(sentence, before, sentences[max(0, index - 1) : index + 2]):
             flags.append(Flag(sentence, signal, start, _is_reported(sentence, start, before, signal)))
     return flags
 
@@ -201,7 +202,7 @@ def flagged_sentences(text: str, title: str = "") -> tuple[str, ...]:
         before = sentences[index - 1] if index else ""
         signals = [
             signal
-            for signal, start in _signals(sentence, sentences[max(0, index - 1) : index + 2])
+            for signal, start in _signals(sentence, before, sentences[max(0, index - 1) : index + 2])
             if not _is_reported(sentence, start, before, signal)
         ]
         if signals or taken_over or payload_next:
@@ -211,12 +212,13 @@ def flagged_sentences(text: str, title: str = "") -> tuple[str, ...]:
     return tuple(flagged)
 
 
-def _signals(sentence: str, window: list[str]) -> list[tuple[Signal, int]]:
+def _signals(sentence: str, before: str, window: list[str]) -> list[tuple[Signal, int]]:
     """(signal, position) of each kind found in the sentence; `window` is it and its neighbours."""
     found: list[tuple[Signal, int]] = []
+    answer_patterns = (_ANSWER_ZH, _ANSWER_EN) if _QUESTION.search(before) else (_ANSWER_COLON, _ANSWER_ZH, _ANSWER_EN)
     for signal, patterns in (
         ("override", (_OVERRIDE_ZH, _OVERRIDE_EN)),
-        ("answer", (_ANSWER_ZH, _ANSWER_EN)),
+        ("answer", answer_patterns),
         ("role", (_ROLE_ZH, _ROLE_EN, _ROLE_TAG)),
     ):
         starts = [match.start() for pattern in patterns if (match := pattern.search(sentence))]

@@ -23,7 +23,9 @@ from rag.digest import month_label
 from rag.service import Assistant, Delta, Done
 from rag.settings import Settings
 from ui import render
+from ui.http_guard import guard_middleware
 from ui.render import Turn
+from ui.safe_markdown import inert
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +158,7 @@ class WebHandlers:
         self, question: str, chat: list, turns: list[Turn], events: Callable[[], Iterable], llm: str, clear_question: bool = False
     ) -> Iterator[Outputs]:
         box = "" if clear_question else gr.skip()
-        messages = _messages(chat) + [{"role": "user", "content": question}, {"role": "assistant", "content": render.pending_message()}]
+        messages = _messages(chat) + [{"role": "user", "content": inert(question)}, {"role": "assistant", "content": render.pending_message()}]
         yield messages, turns, gr.skip(), box, gr.skip()
         streamed = ""
         try:
@@ -194,7 +196,7 @@ class WebHandlers:
             render.documents_rows(documents),
             gr.update(choices=files, value=None),
             gr.update(choices=self.month_choices()),
-            status,
+            inert(status),  # file names come from uploads and API callers
         )
 
     def upload(self, paths: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple:
@@ -242,13 +244,19 @@ class WebHandlers:
 
         if not file:
             return self.corpus_view("请先在列表中选择要删除的文档。")
-        removed = remove_document(file, self.settings)
-        corpus_file = Path(self.settings.corpus) / Path(file).name
-        if corpus_file.is_file():
-            corpus_file.unlink()
+        # Only a document the index holds, by its exact name: never "../x" or a file it never held.
+        held = self.assistant.index.catalog.fingerprints().get(file)
+        if held is None or Path(file).name != file:
+            return self.corpus_view(f"拒绝删除 {file}：索引中没有这个文档，只能删除文档库列表里的文档。")
+        remove_document(file, self.settings)
+        source = Path(held[1]).resolve()
+        # The file goes only if it sits in the corpus folder; one ingested from elsewhere is the user's.
+        in_corpus = source.parent == Path(self.settings.corpus).resolve() and source.is_file()
+        if in_corpus:
+            source.unlink()
         self.assistant.refresh()
-        if not removed:
-            return self.corpus_view(f"索引中没有 {file}。")
+        if not in_corpus:
+            return self.corpus_view(f"已从索引移除 {file}（原文件 {source} 不在文档库文件夹中，未删除）。")
         return self.corpus_view(f"已删除 {file}（文档库文件与索引均已移除）。")
 
 
@@ -349,6 +357,7 @@ def serve(app: gr.Blocks, settings: Settings, host: str | None = None, port: int
         footer_links=["api"],
         show_error=False,
         quiet=not block,
+        app_kwargs={"middleware": [guard_middleware(throttle_logins=credentials is not None)]},
     )
 
 
