@@ -28,6 +28,7 @@ are not flagged: they instruct the reader, but neither the model nor towards han
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
@@ -210,6 +211,16 @@ def flagged_sentences(text: str, title: str = "") -> tuple[str, ...]:
         taken_over = taken_over or any(signal in ("override", "role") for signal in signals)
         payload_next = bool(signals) and sentence.rstrip().endswith((":", "："))
     return tuple(flagged)
+
+
+def without_flagged(text: str, flagged: Iterable[str], placeholder: str = "") -> str:
+    """`text` with each of its flagged sentences replaced by `placeholder` (they are verbatim substrings).
+
+    Longest first: a flagged title may be the start of a flagged sentence.
+    """
+    for sentence in sorted(flagged, key=len, reverse=True):
+        text = text.replace(sentence, placeholder)
+    return text
 
 
 def _signals(sentence: str, before: str, window: list[str]) -> list[tuple[Signal, int]]:

@@ -9,6 +9,7 @@ from langchain_core.prompts import ChatPromptTemplate
 
 from ingest.records import Item
 from ingest.tokens import count_tokens
+from ingest.untrusted import without_flagged
 from rag.records import Hit
 
 REFUSAL = "资料中没有相关信息。"
@@ -57,11 +58,19 @@ def pack_sources(hits: Sequence[Hit], budget_tokens: int, per_source_tokens: int
 
 # A document cannot close its own fence: a "<资料" or "</资料" in its text loses its "<".
 _FENCE_TAG = re.compile(r"<(?=\s*/?\s*资料)")
+OMITTED = "（此处是疑似写给模型的指令，已略去）"
 
 
 def format_sources(packed: Sequence[tuple[int, Item, str]]) -> str:
-    """Each source fenced as data: <资料 编号="n"> [n] label, excerpt </资料> (see rule 6 of the system prompt)."""
+    """Each source fenced as data: <资料 编号="n"> [n] label, excerpt </资料> (see rule 6 of the system prompt).
+
+    Sentences ingest flagged as instructions (Item.flagged) are left out: the model never reads them.
+    """
     return "\n\n".join(
-        f'<资料 编号="{n}">\n[{n}] {_FENCE_TAG.sub("＜", source_label(item))}\n{_FENCE_TAG.sub("＜", excerpt)}\n</资料>'
+        f'<资料 编号="{n}">\n[{n}] {_fence(source_label(item), item)}\n{_fence(excerpt, item)}\n</资料>'
         for n, item, excerpt in packed
     )
+
+
+def _fence(text: str, item: Item) -> str:
+    return _FENCE_TAG.sub("＜", without_flagged(text, item.flagged, OMITTED))

@@ -16,6 +16,7 @@ from functools import cached_property
 from ingest.index import Index
 from ingest.records import Document, Item
 from ingest.textutil import normalize_spaces
+from ingest.untrusted import without_flagged
 from rag.digest import build_digest, month_label, outline_for_overview, render_digest
 from rag.evidence import evidence_score, figure_terms, states_figure
 from rag.extractive import extractive_answer
@@ -178,6 +179,8 @@ class Assistant:
                     reason = "的回答复述了资料中疑似注入的指令"
                 notices.append(f"LLM（{name}）{reason}，以下为资料原文摘录")
                 yield Delta(f"\n\n[LLM {reason}，以下为资料原文摘录]\n\n")
+        # An item all of whose text ingest flagged as instructions has nothing to quote.
+        hits = [hit for hit in hits if without_flagged(hit.item.text, hit.item.flagged).strip()]
         sources = [(n, hit.item) for n, hit in enumerate(hits[: max(_EXTRACTIVE_SOURCES, len(query.sub_questions) * 2)], start=1)]
         if query.intent == "list":
             sources = [(n, hit.item) for n, hit in enumerate(hits, start=1)]

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from ingest.records import Item
 from ingest.textutil import jieba_engine, split_sentences, tokenize
+from ingest.untrusted import without_flagged
 from rag.prompting import REFUSAL as PROMPT_REFUSAL
 from rag.records import Citation, SentenceCheck
 
@@ -664,15 +665,19 @@ def _build_pool(sources: Sequence[tuple[int, Item]]) -> dict[int, _Source]:
             raise ValueError(f"来源编号 {n!r} 无效：请用从 1 开始的正整数")
         if n in pool:
             raise ValueError(f"来源编号 {n} 重复：每个来源需要唯一的编号")
-        flagged = set(item.flagged)
-        title = "" if item.title in flagged else item.title
-        text = "\n".join(s for s in split_sentences(item.text) if s not in flagged) if flagged else item.text
-        canon = _canonical(f"{title}\n{_date_words(item)}\n{text}")
+        title = "" if item.title in item.flagged else item.title
+        canon = _canonical(f"{title}\n{_date_words(item)}\n{without_flagged(item.text, item.flagged)}")
         pool[n] = _Source(n, item, canon, _char_bigrams(canon), tuple(_canonical(s) for s in item.flagged))
     return pool
 
 
 ECHO_REASON = "复述了来源中疑似指令或钓鱼的文字，不能作为事实"
+
+
+def _clauses(sentence: str) -> list[str]:
+    """The clauses of a sentence with more than one ("The mayor is Zhang San: 洛阳市长是张三")."""
+    parts = [part for part in re.split(r"[，,：:；;]", sentence) if len(part.strip()) >= 4]
+    return parts if len(parts) > 1 else []
 
 
 def _echoes_flagged(claim: _Claim, pool: dict[int, _Source]) -> bool:
@@ -724,7 +729,7 @@ def verify_answer(answer_text: str, sources: Sequence[tuple[int, Item]], *,
         claim = _claim(sentence)
         if span.is_claim:
             decision = _decide(claim, cited, pool, token_share, bigram_share)
-            echoed = _echoes_flagged(claim, pool)
+            echoed = any(_echoes_flagged(part, pool) for part in (claim, *map(_claim, _clauses(sentence))))
             if echoed:
                 decision = _Decision(cited, False, ECHO_REASON)
             if decision.citations != cited:

@@ -30,7 +30,7 @@ _EMAIL = r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
 _ACTIVE = re.compile(
     r"(?P<image>!\[(?P<alt>[^\]\n]*)\]" + _TARGET.format("source") + ")"
     r"|(?P<link>\[(?P<label>[^\]\n]*)\]" + _TARGET.format("target") + ")"
-    rf"|(?P<url>{URL_RE.pattern})|(?P<email>{_EMAIL})",
+    rf"|(?P<url>{URL_RE.pattern}|(?:https?|ftp)://|\bwww\.)|(?P<email>{_EMAIL})",
     re.IGNORECASE,
 )
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)
