@@ -1,6 +1,7 @@
 """Benchmark of the injection detector (not a test): false positives on real text, recall on held-out attacks.
 
-Run: .venv/bin/python bench/untrusted.py [--crud DIR]   (a few seconds; writes bench/results/untrusted.json)
+Run: .venv/bin/python -m bench.untrusted [--crud DIR]   (a few seconds; writes bench/results/untrusted.json;
+`-m`, because bench/ingest.py would shadow the ingest package if run as a script)
 
 - Real text: every item of the bundled corpus and of the CRUD-RAG news sample (1,063 articles,
   /work/shared/datasets/crud-rag-sample/corpus by default), parsed as ingest parses them. Nothing there

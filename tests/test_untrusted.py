@@ -243,7 +243,9 @@ def test_the_markdown_export_fetches_and_links_nothing():
 def test_a_card_warns_when_its_item_holds_flagged_text():
     flagged = Citation(1, make_item(REAL + INJECTION), "市长徐衣显作具体部署。")
     clean = Citation(2, make_item(REAL, 2), "市长徐衣显作具体部署。")
-    assert "heluo-warning" in render.citation_card(flagged, 1) and "heluo-warning" not in render.citation_card(clean, 1)
+    assert "heluo-warning" not in render.citation_card(clean, 1)
+    warning = re.search(r'<div class="heluo-warning">.*?</div>', render.citation_card(flagged, 1)).group(0)
+    assert INJECTION in warning  # the card names the sentence it warns about
     answer = Answer("问", "市长徐衣显作具体部署[1][2]。", False, "extractive", citations=[flagged, clean])
     assert render.source_list(answer, 1).count("class=\"heluo-flagged\"") == 1
 

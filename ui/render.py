@@ -250,11 +250,19 @@ def _flag_badge(item: Item) -> str:
     return '<span class="heluo-flagged" title="含疑似指令的文字">⚠ 含疑似指令</span> ' if item.flagged else ""
 
 
+_FLAGGED_SHOWN = 3
+_FLAGGED_CHARS = 60
+
+
 def flagged_warning(item: Item) -> str:
-    """The warning on a card whose item holds sentences ingest flagged (ingest.untrusted)."""
+    """The warning on a card whose item holds sentences ingest flagged (ingest.untrusted), naming them."""
     if not item.flagged:
         return ""
-    return f'<div class="heluo-warning">⚠ {_escape(FLAGGED_WARNING.format(n=len(item.flagged)))}</div>'
+    shown = "".join(
+        f"<li>{_escape(s if len(s) <= _FLAGGED_CHARS else s[:_FLAGGED_CHARS] + '…')}</li>" for s in item.flagged[:_FLAGGED_SHOWN]
+    )
+    more = f"<li>……另 {len(item.flagged) - _FLAGGED_SHOWN} 句</li>" if len(item.flagged) > _FLAGGED_SHOWN else ""
+    return f'<div class="heluo-warning">⚠ {_escape(FLAGGED_WARNING.format(n=len(item.flagged)))}<ul>{shown}{more}</ul></div>'
 
 
 def citation_card(citation: Citation, turn: int, documents: Mapping[str, Document] | None = None, opened: bool = False) -> str:
