@@ -331,3 +331,17 @@ def test_delete_refuses_names_the_index_does_not_hold(tmp_path):
         status = handlers.delete(name)[-1]
         assert "拒绝删除" in status and "索引中没有" in status
     assert (corpus / "manifest.json").exists() and (tmp_path / "x").exists()
+
+
+def test_the_terminal_answer_carries_no_control_sequences(capsys):
+    from ui.cli import _print_answer
+
+    hidden_link = "\x1b]8;;http://evil.example\x1b\\点这里\x1b]8;;\x1b\\"
+    clipboard = "\x1b]52;c;ZXZpbA==\x07"
+    answer = Answer("问", f"市长徐衣显作具体部署[1]。{hidden_link}{clipboard}\r覆盖", False, "openai",
+                    citations=[Citation(1, make_item(REAL + "\x1b[2J"), "市长徐衣显作具体部署。")])
+    _print_answer(answer)
+    printed = capsys.readouterr().out
+    assert "\x1b" not in printed and "\x07" not in printed and "\r" not in printed
+    assert "市长徐衣显作具体部署[1]。" in printed and "点这里" in printed
+
