@@ -22,7 +22,7 @@ marks opened after such a verb or a message noun ("短信写道：“…”"). W
 (a phishing request in a sentence about 诈骗/冒充/scam) are reports too.
 
 Ordinary public notices addressing citizens ("请广大市民…", "请拨打12345热线", "可登录政务服务网查询")
-are not flagged: they instruct the reader, but neither the model nor towards handing over secrets.
+are not flagged: they instruct the reader, but neither address the model nor ask for secrets.
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ _FRAUD_AGENT = re.compile(
     re.IGNORECASE,
 )
 URL_RE = re.compile(r"(?:https?|ftp)://[^\s<>()（）\[\]\"'“”‘’，。；！？、]+|\bwww\.[^\s<>()（）\[\]\"'“”‘’，。；！？、]+", re.IGNORECASE)
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+EMAIL_RE = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _OTHER_CHANNEL = re.compile(r"二维码|链接|网址|网站|平台|QQ|微信|\bqr\s*code\b|\blink\b|\bwebsite\b|(?<!\d)\d{7,}(?!\d)", re.IGNORECASE)
 # Government sites (host ends in one of these) may ask for identity data; never for secrets.
 _OFFICIAL_HOSTS = (".gov.cn", ".gov")
@@ -252,7 +252,7 @@ def _phishing_request(sentence: str, window: str) -> int | None:
     requests = [m for m in _REQUEST.finditer(sentence) if m.start() < data_at and not _negated(sentence, m.start())]
     if not requests:
         return None
-    urls = URL_RE.findall(window) + [m.group(0).split("@", 1)[1] for m in _EMAIL.finditer(window)]
+    urls = URL_RE.findall(window) + [m.group(0).split("@", 1)[1] for m in EMAIL_RE.finditer(window)]
     if secret and (urls or _OTHER_CHANNEL.search(window)):
         return requests[0].start()
     if identity and any(not is_official_host(url) for url in urls):

@@ -22,15 +22,14 @@ import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from ingest.untrusted import URL_RE
+from ingest.untrusted import EMAIL_RE, URL_RE
 
 _TARGET = r"\(\s*<?(?P<{0}>[^)\s>]*)>?(?:\s+[\"'(][^)\n]*)?\s*\)"
-_EMAIL = r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
 # Everything that can fetch or link, leftmost first: an image, a link, a bare URL, an e-mail address.
 _ACTIVE = re.compile(
     r"(?P<image>!\[(?P<alt>[^\]\n]*)\]" + _TARGET.format("source") + ")"
     r"|(?P<link>\[(?P<label>[^\]\n]*)\]" + _TARGET.format("target") + ")"
-    rf"|(?P<url>{URL_RE.pattern}|(?:https?|ftp)://|\bwww\.)|(?P<email>{_EMAIL})",
+    rf"|(?P<url>{URL_RE.pattern}|(?:https?|ftp)://|\bwww\.)|(?P<email>{EMAIL_RE.pattern})",
     re.IGNORECASE,
 )
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)
