@@ -329,7 +329,7 @@ def test_delete_refuses_names_the_index_does_not_hold(tmp_path):
     handlers = WebHandlers(assistant, SimpleNamespace(corpus=corpus))
     for name in ("../x", "manifest.json", "../corpus/a.txt", "/etc/passwd"):
         status = handlers.delete(name)[-1]
-        assert "拒绝删除" in status and "索引中没有" in status
+        assert "索引中没有" in status
     assert (corpus / "manifest.json").exists() and (tmp_path / "x").exists()
 
 
