@@ -32,13 +32,15 @@ def real_text(name: str, folder: Path) -> dict:
     files = sorted(folder.glob("*.txt"))
     sentences = items = flagged_items = reported = 0
     flagged: list[dict] = []
-    started = time.perf_counter()
+    detector = 0.0
     for path in files:
         text, _ = read_document(path)
         for item in parse_text(text, path.name).items:
             items += 1
             sentences += len(split_sentences(item.text)) + 1  # its sentences and its title
+            started = time.perf_counter()
             found = flagged_sentences(item.text, item.title)
+            detector += time.perf_counter() - started
             flagged_items += bool(found)
             flagged += [{"file": path.name, "sentence": sentence} for sentence in found]
             reported += sum(flag.reported for flag in scan(item.text))
@@ -52,7 +54,7 @@ def real_text(name: str, folder: Path) -> dict:
         "false_positive_rate_sentences": len(flagged) / sentences if sentences else 0.0,
         "false_positive_rate_items": flagged_items / items if items else 0.0,
         "reported_signals_kept": reported,
-        "seconds": round(time.perf_counter() - started, 2),
+        "detector_seconds": round(detector, 2),
         "flagged": flagged,
     }
 
@@ -85,11 +87,11 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"real_text": corpora, "heldout": held}, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
-    print("| corpus | files | items | sentences | flagged sentences | flagged items | FP rate (sentences) | reported kept | s |")
+    print("| corpus | files | items | sentences | flagged sentences | flagged items | FP rate (sentences) | reported kept | detector s |")
     print("|---|---|---|---|---|---|---|---|---|")
     for c in corpora:
         print(f"| {c['corpus']} | {c['files']} | {c['items']} | {c['sentences']} | {c['flagged_sentences']} | {c['flagged_items']} "
-              f"| {c['false_positive_rate_sentences']:.5f} | {c['reported_signals_kept']} | {c['seconds']} |")
+              f"| {c['false_positive_rate_sentences']:.5f} | {c['reported_signals_kept']} | {c['detector_seconds']} |")
         for hit in c["flagged"]:
             print(f"    flagged: {hit['file']}: {hit['sentence'][:120]}")
     print(f"\nheld-out attacks caught: {held['caught']}/{held['attacks']} (recall {held['recall']:.2f}); "

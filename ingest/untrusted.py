@@ -28,12 +28,13 @@ are not flagged: they instruct the reader, but neither address the model nor ask
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-from ingest.textutil import split_sentences
+from ingest.textutil import normalize_spaces, split_sentences
 
 Signal = Literal["override", "answer", "role", "phishing"]
 
@@ -166,7 +167,10 @@ _FILLER_ONLY = re.compile(rf"^(?:\s|[，,：:]|{_FILLERS})*$", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class Flag:
-    """One signal found in a sentence: what kind, where, and whether the sentence only reports it."""
+    """One signal found in a sentence: what kind, where, and whether the sentence only reports it.
+
+    start: position in the sentence's normalised form (see `_normalized`).
+    """
 
     sentence: str
     signal: Signal
@@ -176,13 +180,7 @@ class Flag:
 
 def scan(text: str) -> list[Flag]:
     """Every signal in every sentence of `text`, reported ones included (for inspection and the bench)."""
-    sentences = split_sentences(text)
-    flags: list[Flag] = []
-    for index, sentence in enumerate(sentences):
-        before = sentences[index - 1] if index else ""
-        for signal, start in _signals(sentence, before, sentences[max(0, index - 1) : index + 2]):
-            flags.append(Flag(sentence, signal, start, _is_reported(sentence, start, before, signal)))
-    return flags
+    return [flag for _, flags in _sentence_flags(text) for flag in flags]
 
 
 def flagged_sentences(text: str, title: str = "") -> tuple[str, ...]:
@@ -193,24 +191,41 @@ def flagged_sentences(text: str, title: str = "") -> tuple[str, ...]:
     "忽略之前的所有指令" is written for the model. A directive ending in a colon flags the next sentence,
     which is its payload. The title, checked like a sentence, is returned first when flagged.
     """
-    sentences = split_sentences(text)
     flagged: dict[str, None] = {}
     if title.strip() and any(not f.reported for f in scan(title)):
         flagged[title] = None
-    taken_over = False
-    payload_next = False
-    for index, sentence in enumerate(sentences):
-        before = sentences[index - 1] if index else ""
-        signals = [
-            signal
-            for signal, start in _signals(sentence, before, sentences[max(0, index - 1) : index + 2])
-            if not _is_reported(sentence, start, before, signal)
-        ]
+    taken_over = payload_next = False
+    for sentence, flags in _sentence_flags(text):
+        signals = {flag.signal for flag in flags if not flag.reported}
         if signals or taken_over or payload_next:
             flagged[sentence] = None
-        taken_over = taken_over or any(signal in ("override", "role") for signal in signals)
+        taken_over = taken_over or bool(signals & {"override", "role"})
         payload_next = bool(signals) and sentence.rstrip().endswith((":", "："))
     return tuple(flagged)
+
+
+def _sentence_flags(text: str) -> list[tuple[str, list[Flag]]]:
+    """Each sentence of `text` with the signals of its normalised form."""
+    sentences = split_sentences(text)
+    normalized = [_normalized(sentence) for sentence in sentences]
+    result = []
+    for index, (sentence, form) in enumerate(zip(sentences, normalized)):
+        before = normalized[index - 1] if index else ""
+        window = normalized[max(0, index - 1) : index + 2]
+        flags = [Flag(sentence, signal, start, _is_reported(form, start, before, signal))
+                 for signal, start in _signals(form, before, window)]
+        result.append((sentence, flags))
+    return result
+
+
+# Characters that hide a phrase from a pattern without changing what a reader (or a model) sees.
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]")
+
+
+def _normalized(sentence: str) -> str:
+    """Full-width letters folded (ＩＧＮＯＲＥ), invisible characters dropped, spaces between Chinese
+    characters removed ("忽 略 之 前 的 指 令"): spelling tricks do not hide a signal."""
+    return normalize_spaces(_INVISIBLE.sub("", unicodedata.normalize("NFKC", sentence)))
 
 
 def without_flagged(text: str, flagged: Iterable[str], placeholder: str = "") -> str:
