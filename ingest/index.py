@@ -28,10 +28,13 @@ from ingest.readers.cache import read_cached, readers_version
 from ingest.readers.records import Extracted
 from ingest.records import Chunk, Document, Item, ParsedDocument, make_item_id
 from ingest.store import VectorStore
+from ingest.untrusted import flagged_sentences
 from rag.settings import Settings
 
 # A change to any of these modules changes what ingest produces, so it re-processes every file.
-_PIPELINE_MODULES = ("bulletin", "report", "generic", "docdate", "parse", "chunk", "cndate", "textutil", "records", "store")
+_PIPELINE_MODULES = (
+    "bulletin", "report", "generic", "docdate", "parse", "chunk", "cndate", "textutil", "records", "store", "untrusted",
+)
 
 Progress = Callable[[str, int, int], None]  # (message, done, total)
 
@@ -285,6 +288,7 @@ def read_and_parse(path: Path, raw: bytes, sha: str, override: dict | None, sett
                 date_end=p.date_end,
                 page=page,
                 page_end=page_end,
+                flagged=flagged_sentences(p.text, p.title),
             )
         )
     return parsed, items, extracted

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -186,21 +187,30 @@ def evaluate(
         _fail(str(error))
 
 
+# Control characters in an answer (from a document or an LLM) could drive the terminal: ESC sequences
+# make hidden links (OSC 8), write the clipboard (OSC 52) or overwrite lines; tab and newline stay.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _echo(text: str) -> None:
+    typer.echo(_CONTROL.sub("", text))
+
+
 def _print_answer(answer) -> None:
-    typer.echo(answer.text.rstrip())
+    _echo(answer.text.rstrip())
     for note in answer.notices:
-        typer.echo(f"（{note}）")
+        _echo(f"（{note}）")
     if answer.citations:
-        typer.echo("\n来源：")
+        _echo("\n来源：")
         for c in answer.citations:
             when = f"，{c.item.date}" if c.item.date else ""
-            typer.echo(f"[{c.n}] {c.item.title}（{c.item.section}{when}，{c.item.file}）\n    “{c.quote}”")
+            _echo(f"[{c.n}] {c.item.title}（{c.item.section}{when}，{c.item.file}）\n    “{c.quote}”")
     if answer.unsupported:
-        typer.echo("\n未能核实的句子：")
+        _echo("\n未能核实的句子：")
         for sentence in answer.unsupported:
-            typer.echo(f"  ⚠ {sentence}")
+            _echo(f"  ⚠ {sentence}")
     if not answer.refused:
-        typer.echo(f"\n忠实度 {answer.fidelity:.2f} · 生成方式 {answer.llm} · {answer.timings_ms.get('total', 0):.0f} ms")
+        _echo(f"\n忠实度 {answer.fidelity:.2f} · 生成方式 {answer.llm} · {answer.timings_ms.get('total', 0):.0f} ms")
 
 
 def main() -> None:

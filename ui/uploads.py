@@ -19,9 +19,19 @@ from rag.settings import Settings
 ACCEPTED_LABEL = "、".join(SUPPORTED_SUFFIXES)
 
 
+def staging_root(settings: Settings) -> Path:
+    return settings.home / "uploads"
+
+
+def pending_files(pending: list[str] | None, settings: Settings) -> list[Path]:
+    """The staged files a page's answer refers to; anything outside the staging folder is ignored."""
+    root = staging_root(settings).resolve()
+    return [Path(p) for p in pending or [] if Path(p).resolve().is_relative_to(root) and Path(p).is_file()]
+
+
 def stage(paths: list[str], settings: Settings) -> tuple[list[Path], list[str]]:
     """Copy the uploads into a private folder; (staged files, problems with the rest)."""
-    folder = settings.home / "uploads" / uuid.uuid4().hex[:12]
+    folder = staging_root(settings) / uuid.uuid4().hex[:12]
     staged, problems = [], []
     for raw in paths:
         source = Path(raw)

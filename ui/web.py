@@ -22,7 +22,9 @@ from rag.digest import month_label
 from rag.service import Assistant, Delta, Done
 from rag.settings import Settings
 from ui import render, uploads
+from ui.http_guard import guard_middleware
 from ui.render import Turn
+from ui.safe_markdown import inert
 from ui.uploads import ACCEPTED_LABEL
 
 log = logging.getLogger(__name__)
@@ -156,7 +158,7 @@ class WebHandlers:
         self, question: str, chat: list, turns: list[Turn], events: Callable[[], Iterable], llm: str, clear_question: bool = False
     ) -> Iterator[Outputs]:
         box = "" if clear_question else gr.skip()
-        messages = _messages(chat) + [{"role": "user", "content": question}, {"role": "assistant", "content": render.pending_message()}]
+        messages = _messages(chat) + [{"role": "user", "content": inert(question)}, {"role": "assistant", "content": render.pending_message()}]
         yield messages, turns, gr.skip(), box, gr.skip()
         streamed = ""
         try:
@@ -194,12 +196,12 @@ class WebHandlers:
             render.documents_rows(documents),
             gr.update(choices=files, value=None),
             gr.update(choices=self.month_choices()),
-            status,
+            inert(status),  # file names come from uploads and API callers
         )
 
     def upload(self, paths: list[str] | None, pending: list[str] | None = None) -> Iterator[tuple]:
         """Check the uploaded files, ask before replacing an indexed document, else import them."""
-        uploads.discard([Path(p) for p in pending or []])  # a question left unanswered is dropped
+        uploads.discard(uploads.pending_files(pending, self.settings))  # a question left unanswered is dropped
         if not paths:
             yield self.upload_view(f"请先选择要上传的文件（支持 {ACCEPTED_LABEL}）。")
             return
@@ -218,13 +220,14 @@ class WebHandlers:
         yield from self._import(staged, problems + notes)
 
     def confirm_upload(self, pending: list[str] | None) -> Iterator[tuple]:
-        if not pending:
+        staged = uploads.pending_files(pending, self.settings)
+        if not staged:
             yield self.upload_view("没有等待确认的上传。")
             return
-        yield from self._import([Path(p) for p in pending], [])
+        yield from self._import(staged, [])
 
     def cancel_upload(self, pending: list[str] | None) -> tuple:
-        uploads.discard([Path(p) for p in pending or []])
+        uploads.discard(uploads.pending_files(pending, self.settings))
         return self.upload_view("已取消这次上传，文档库没有变化。")
 
     def _import(self, staged: list[Path], notes: list[str]) -> Iterator[tuple]:
@@ -238,7 +241,7 @@ class WebHandlers:
     def upload_view(self, status: str, pending: list[str] | None = None, busy: bool = False) -> tuple:
         """The corpus tab after an upload step: table, delete list, months, status, confirm row, pending."""
         if busy:
-            return gr.skip(), gr.skip(), gr.skip(), status, gr.update(visible=False), None
+            return gr.skip(), gr.skip(), gr.skip(), inert(status), gr.update(visible=False), None
         return (*self.corpus_view(status), gr.update(visible=bool(pending)), pending or None)
 
     def delete(self, file: str | None) -> tuple:
@@ -246,15 +249,21 @@ class WebHandlers:
 
         if not file:
             return self.corpus_view("请先在列表中选择要删除的文档。")
+        # Only a document the index holds, by its exact name: never "../x" or a file it never held.
+        held = self.assistant.index.catalog.fingerprints().get(file)
+        if held is None or Path(file).name != file:
+            return self.corpus_view(f"拒绝删除 {file}：索引中没有这个文档，只能删除文档库列表里的文档。")
+        # The file goes only if it is the very one indexed: in the corpus folder, bytes unchanged.
         indexed = uploads.corpus_copy_of(file, self.settings)
-        removed = remove_document(file, self.settings)
+        remove_document(file, self.settings)
         if indexed is not None:
-            indexed.unlink(missing_ok=True)  # only the very file that was indexed, never a namesake
+            indexed.unlink(missing_ok=True)
         self.assistant.refresh()
-        if not removed:
-            return self.corpus_view(f"索引中没有 {file}。")
-        where = "文档库文件与索引均已移除" if indexed is not None else "已从索引移除；原文件不在文档库文件夹中，未动"
-        return self.corpus_view(f"已删除 {file}（{where}）。")
+        if indexed is None:
+            return self.corpus_view(
+                f"已从索引移除 {file}（原文件 {Path(held[1])} 不在文档库文件夹中或已被改动，未删除）。"
+            )
+        return self.corpus_view(f"已删除 {file}（文档库文件与索引均已移除）。")
 
 
 def _status_lines(lines: list[str]) -> str:
@@ -352,6 +361,7 @@ def serve(app: gr.Blocks, settings: Settings, host: str | None = None, port: int
         footer_links=["api"],
         show_error=False,
         quiet=not block,
+        app_kwargs={"middleware": [guard_middleware(throttle_logins=credentials is not None)]},
     )
 
 
