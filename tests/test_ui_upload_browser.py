@@ -10,7 +10,7 @@ import pytest
 
 from conftest import CORPUS, make_settings
 from documents import cached_document
-from test_ui_browser import ANSWER_TIMEOUT_MS, CHROMIUM, CHROMIUM_FLAGS, SHOTS, ask, free_port
+from test_ui_browser import ANSWER_TIMEOUT_MS, CHROMIUM, SHOTS, ask, browser, free_port, page  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -37,20 +37,6 @@ def site(tmp_path_factory):
     _, url, _ = serve(app, settings, port=free_port(), block=False)
     yield url, assistant, settings
     app.close()
-
-
-@pytest.fixture
-def page(site):
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(site[0], wait_until="load")
-        page.locator("#heluo-question textarea").wait_for()
-        yield page
-        browser.close()
 
 
 def test_pdf_upload_asks_before_replacing_and_cites_its_pages(page, site, tmp_path):
