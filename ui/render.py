@@ -290,7 +290,9 @@ def item_place(item: Item) -> str:
     page, page_end = getattr(item, "page", None), getattr(item, "page_end", None)
     if page:
         return f"原文第 {page}–{page_end} 页" if page_end and page_end != page else f"原文第 {page} 页"
-    return f"原文第 {item.line_start}–{item.line_end} 行"
+    if item.line_end != item.line_start:
+        return f"原文第 {item.line_start}–{item.line_end} 行"
+    return f"原文第 {item.line_start} 行"
 
 
 def source_list(answer: Answer, turn: int, documents: Mapping[str, Document] | None = None) -> str:
@@ -332,7 +334,7 @@ def streaming_message(text: str, turn: int, citations: Sequence[Citation] = ()) 
 def stopped_message(partial: str) -> str:
     """A turn the user stopped (or whose page closed) before its answer was verified."""
     body = f"{escape(partial.strip())}\n\n" if partial.strip() else ""
-    return f'{body}<div class="heluo-notice">⏹ 已停止生成：以上内容未经核实，可点“重新生成”再问一次。</div>'
+    return f'{body}<div class="heluo-notice">■ 已停止生成：以上内容未经核实，可点“重新生成”再问一次。</div>'
 
 
 def provisional_answer(question: str, text: str, citations: Sequence[Citation]) -> Answer:

@@ -425,6 +425,7 @@ def build_app(assistant: Assistant, settings: Settings, history: HistoryStore | 
                     with gr.Column(scale=3):
                         chatbot = gr.Chatbot(
                             label="对话",
+                            show_label=False,
                             height="68vh",
                             min_height=360,
                             buttons=["copy", "copy_all"],
@@ -445,19 +446,19 @@ def build_app(assistant: Assistant, settings: Settings, history: HistoryStore | 
                             )
                             send = gr.Button("提问", variant="primary", scale=1, elem_id="heluo-send")
                             stop = gr.Button("停止生成", variant="stop", scale=1, visible=False, elem_id="heluo-stop")
-                        with gr.Row():
-                            month = gr.Dropdown(handlers.filter_choices(), value=ALL_MONTHS, label="限定月份（可选）", elem_id="heluo-month")
-                            llm = gr.Dropdown(LLM_CHOICES, value=default_llm, label="生成方式", elem_id="heluo-llm")
-                            regenerate = gr.Button("重新生成上一个回答", elem_id="heluo-regenerate")
-                        with gr.Group(elem_id="heluo-summary-box"):
-                            with gr.Row():
-                                summary_month = gr.Dropdown(
-                                    summary_choices,
-                                    value=summary_choices[-1][1] if summary_choices else None,
-                                    label="摘要月份",
-                                    elem_id="heluo-summary-month",
-                                )
-                                summarize = gr.Button("生成月度摘要", elem_id="heluo-summarize")
+                        with gr.Row(equal_height=True):
+                            month = gr.Dropdown(handlers.filter_choices(), value=ALL_MONTHS, label="提问限定月份（可选）", scale=2, elem_id="heluo-month")
+                            llm = gr.Dropdown(LLM_CHOICES, value=default_llm, label="生成方式", scale=2, elem_id="heluo-llm")
+                            regenerate = gr.Button("重新生成上一个回答", scale=1, elem_id="heluo-regenerate")
+                        with gr.Row(equal_height=True, elem_id="heluo-summary-box"):
+                            summary_month = gr.Dropdown(
+                                summary_choices,
+                                value=summary_choices[-1][1] if summary_choices else None,
+                                label="月度摘要：选择月份",
+                                scale=2,
+                                elem_id="heluo-summary-month",
+                            )
+                            summarize = gr.Button("生成月度摘要", scale=1, elem_id="heluo-summarize")
                         gr.Examples([[q] for q in EXAMPLE_QUESTIONS], inputs=[question], label="示例问题")
                     with gr.Column(scale=2):
                         gr.Markdown("### 来源原文")

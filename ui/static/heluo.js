@@ -1,8 +1,11 @@
-// 河洛问答: a click on [n] (or on a source card in an answer) opens that source's card.
+// 河洛问答 in the browser.
+// 1. A click on [n] (or on a source card in an answer) opens that source's card.
 // Wide screens: the card opens in the sources panel beside the chat and scrolls into view.
 // Narrow screens (a phone): the card opens in a drawer over the chat, with a button (and the
 // phone's back gesture) that closes it where the reader was. Delegated from the document, in
 // the capture phase, because Gradio re-renders messages and would open a Markdown link itself.
+// 2. On a phone the conversation sidebar would cover the chat: it starts closed there, and
+// closes again once a conversation is picked.
 (() => {
   if (window.__heluoCitations) return;
   window.__heluoCitations = true;
@@ -44,6 +47,25 @@
     history.pushState({ heluoDrawer: true }, "");
     back.focus({ preventScroll: true });
   }
+
+  function closeSidebarOnPhone() {
+    const sidebar = document.getElementById("heluo-sidebar");
+    if (!sidebar || !sidebar.classList.contains("open") || !window.matchMedia(NARROW).matches) return;
+    const toggle = sidebar.querySelector(".toggle-button");
+    if (toggle) toggle.click();
+  }
+  const waitingSince = Date.now();
+  const waitForSidebar = setInterval(() => {
+    if (document.getElementById("heluo-sidebar") || Date.now() - waitingSince > 20000) {
+      clearInterval(waitForSidebar);
+      closeSidebarOnPhone();
+    }
+  }, 100);
+  document.addEventListener("click", (event) => {
+    if (event.target.closest && event.target.closest("#heluo-conversations label, #heluo-new")) {
+      setTimeout(closeSidebarOnPhone, 300);
+    }
+  });
 
   window.addEventListener("popstate", () => closeDrawer(true));
   document.addEventListener("keydown", (event) => {
