@@ -455,6 +455,7 @@ def build_app(assistant: Assistant, settings: Settings, history: HistoryStore | 
                                 summary_choices,
                                 value=summary_choices[-1][1] if summary_choices else None,
                                 label="月度摘要：选择月份",
+                                allow_custom_value=True,  # API clients may name any month: the handler answers it
                                 scale=2,
                                 elem_id="heluo-summary-month",
                             )
