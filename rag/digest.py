@@ -4,7 +4,7 @@ The digest opens with a short overview (the month's most important items, one le
 from different sections), then groups the month's items by section: how many items, who the
 leaders' activities involved, how many meetings, and the key items, one line each (title, date,
 citation). Every line cites its item. It needs no LLM and is ready in well under a second; with an
-LLM, `with_overview` puts the model's overview in place of the extractive one.
+LLM, the model's overview follows it, and `overview_first` shows it in the extractive one's place.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ _OVERVIEW_ITEMS = 5
 # A lede longer than this reads as a paragraph: the overview shows the item's title instead.
 _OVERVIEW_SENTENCE_CHARS = 90
 OVERVIEW_HEADING = "### 本月要点"
+# What rag.service puts before an LLM's overview, which it streams after the digest.
+LLM_OVERVIEW_HEADING = "### 概述"
 
 
 @dataclass(frozen=True)
@@ -158,15 +160,19 @@ def _overview_line(item: Item) -> str:
     return f"{item.title}{_when(item)}"
 
 
-def with_overview(digest_text: str, overview: str) -> str:
-    """The digest with an LLM's overview in place of the extractive one (unchanged if it is empty)."""
-    overview = overview.strip()
-    if not overview or OVERVIEW_HEADING not in digest_text:
-        return digest_text
-    head, rest = digest_text.split(OVERVIEW_HEADING, 1)
-    after = rest.find("\n### ")
-    tail = rest[after:] if after >= 0 else "\n"
-    return f"{head}{OVERVIEW_HEADING}\n{overview}\n{tail}"
+def overview_first(summary_text: str) -> str:
+    """A summary as it should read: an LLM's overview, streamed after the digest under
+    LLM_OVERVIEW_HEADING, moved into the place of the extractive overview (which it replaces).
+
+    Text without an LLM overview comes back unchanged.
+    """
+    head, found, llm = summary_text.partition(f"\n{LLM_OVERVIEW_HEADING}\n")
+    if not found or OVERVIEW_HEADING not in head:
+        return summary_text
+    llm = llm.strip()
+    before, _, rest = head.partition(OVERVIEW_HEADING)
+    sections = rest[rest.find("\n### "):] if "\n### " in rest else "\n"
+    return f"{before}{OVERVIEW_HEADING}\n{llm}\n{sections.rstrip()}\n" if llm else head.rstrip() + "\n"
 
 
 def _section_stats(section: SectionDigest) -> str:

@@ -16,7 +16,7 @@ from functools import cached_property
 from ingest.index import Index
 from ingest.records import Document, Item
 from ingest.textutil import normalize_spaces
-from rag.digest import build_digest, month_label, outline_for_overview, render_digest, with_overview
+from rag.digest import build_digest, month_label, outline_for_overview, render_digest
 from rag.evidence import evidence_score, figure_terms, states_figure
 from rag.extractive import extractive_answer
 from rag.prompting import ANSWER_PROMPT, REFUSAL, format_sources, pack_sources
@@ -242,7 +242,7 @@ class Assistant:
                 for piece in self._stream_chat(name, SUMMARY_OVERVIEW_PROMPT.format(label=label, digest=outline_for_overview(digest, numbered, self.settings.context_tokens))):
                     overview += piece
                     yield Delta(piece)
-                text = with_overview(digest_text, overview)
+                text = f"{digest_text}\n### 概述\n{overview.strip()}\n"
             except Exception as error:
                 from rag.llms import is_connection_error
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ingest.records import Item
-from rag.digest import OVERVIEW_HEADING, build_digest, leader_of, outline_for_overview, render_digest, with_overview
+from rag.digest import LLM_OVERVIEW_HEADING, OVERVIEW_HEADING, build_digest, leader_of, outline_for_overview, overview_first, render_digest
 from rag.evidence import evidence_score, key_terms, required_numbers
 from rag.extractive import extractive_answer
 
@@ -104,13 +104,15 @@ class TestDigest:
         verification = verify_answer(text, [(n, bullet.item) for n, bullet in numbered])
         assert verification.checks and verification.fidelity == 1.0
 
-    def test_an_llm_overview_takes_the_extractive_ones_place(self):
+    def test_an_llm_overview_streamed_after_the_digest_reads_first_in_the_extractive_ones_place(self):
         text, _ = render_digest(build_digest("2023-07", self.items))
-        with_llm = with_overview(text, "本月洛阳召开市政府常务会议。[3]\n")
-        assert with_llm.count(OVERVIEW_HEADING) == 1 and "本月洛阳召开市政府常务会议。[3]" in with_llm
-        assert "7月7日，市政府常务会议召开。[3]" not in with_llm.split("### 时政", 1)[0]
-        assert with_llm.split("### 时政/领导活动", 1)[1] == text.split("### 时政/领导活动", 1)[1]
-        assert with_overview(text, "  ") == text
+        arranged = overview_first(f"{text}\n{LLM_OVERVIEW_HEADING}\n本月洛阳召开市政府常务会议。[3]\n")
+        assert arranged.count(OVERVIEW_HEADING) == 1 and LLM_OVERVIEW_HEADING not in arranged
+        overview = arranged.split(OVERVIEW_HEADING, 1)[1].split("### 时政", 1)[0]
+        assert overview.strip() == "本月洛阳召开市政府常务会议。[3]"  # the extractive overview gave way
+        assert arranged.split("### 时政/领导活动", 1)[1] == text.split("### 时政/领导活动", 1)[1]
+        assert overview_first(text) == text
+        assert overview_first(f"{text}\n{LLM_OVERVIEW_HEADING}\n  \n") == text  # an empty overview changes nothing
 
     def test_outline_respects_the_budget(self):
         digest = build_digest("2023-07", self.items)

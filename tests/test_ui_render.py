@@ -152,6 +152,11 @@ class TestMonthSummary:
         section = body.split("<summary><b>社会事业/体育</b>", 1)[1]
         assert '\n\n- 洛阳小将夺金（7月8日）<a class="heluo-cite" href="#cite-1-3"' in section and section.rstrip().endswith("</details>")
         assert "<details" not in render.answer_body(make_answer("### 不是摘要\n- 一句。[1]", []), turn=1)
+        with_llm = Answer(question="总结", text=text + "\n### 概述\n本月江凌两次到县区调研。[1][2]\n", refused=False, llm="local", citations=citations)
+        body = render.answer_body(with_llm, turn=1)
+        overview = body.split("<details", 1)[0]
+        assert "本月江凌两次到县区调研。" in overview and "7月6日，江凌到伊川县调研。" not in body  # the model's overview first
+        assert "概述" not in body and body.count("<details") == 2
 
 
 class TestWords:

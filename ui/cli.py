@@ -232,7 +232,9 @@ def history(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 def _print_summary(answer) -> None:
     """A month summary as it reads best in a terminal: the overview, one line per key item, and
     where to find the quotes (80 of them would bury the summary)."""
-    typer.echo(answer.text.rstrip())
+    from rag.digest import overview_first
+
+    typer.echo(overview_first(answer.text).rstrip())
     for note in answer.notices:
         typer.echo(f"（{note}）")
     if answer.unsupported:

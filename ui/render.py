@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from ingest.records import Document, Item
-from rag.digest import OVERVIEW_HEADING
+from rag.digest import LLM_OVERVIEW_HEADING, OVERVIEW_HEADING, overview_first
 from rag.records import Answer, Citation
 
 LLM_LABELS = {
@@ -30,7 +30,7 @@ _SENTENCE_END_RE = re.compile(r"(?<=[。！？；!?;])")
 # Summaries cite every item of a month: beyond this many, the in-chat source list starts folded.
 _OPEN_SOURCE_LIST_MAX = 8
 # Digest headings that stay open when its sections fold: the overview, and an LLM overview appended after it.
-_OPEN_HEADINGS = {OVERVIEW_HEADING, "### 概述"}
+_OPEN_HEADINGS = {OVERVIEW_HEADING, LLM_OVERVIEW_HEADING}
 # Service notices name generators the way engineers do; a reader gets these words instead.
 _PLAIN_WORDS = (
     (re.compile(r"LLM（(\w+)）"), lambda m: LLM_LABELS.get(m.group(1), "大模型")),
@@ -170,7 +170,8 @@ def answer_body(answer: Answer, turn: int) -> str:
 
     A month summary's sections are folded (its overview stays open).
     """
-    text = answer.text
+    summary = is_month_summary(answer.text)
+    text = overview_first(answer.text) if summary else answer.text
     cited = {c.n for c in answer.citations}
     pieces, cursor = [], 0
     for start, end, reason in _unsupported_spans(text, answer):
@@ -179,7 +180,7 @@ def answer_body(answer: Answer, turn: int) -> str:
         cursor = end
     pieces.append(escape(text[cursor:]))
     body = _link_markers("".join(pieces), turn, cited)
-    return fold_sections(body) if is_month_summary(answer.text) else body
+    return fold_sections(body) if summary else body
 
 
 def is_month_summary(text: str) -> bool:
@@ -325,9 +326,10 @@ def pending_message() -> str:
 
 def streaming_message(text: str, turn: int, citations: Sequence[Citation] = ()) -> str:
     """The answer while it streams: escaped, [n] linked once its sentence is verified, and a cursor."""
-    body = _link_markers(escape(text), turn, {c.n for c in citations})
     if is_month_summary(text):
-        body = fold_sections(body)
+        body = fold_sections(_link_markers(escape(overview_first(text)), turn, {c.n for c in citations}))
+    else:
+        body = _link_markers(escape(text), turn, {c.n for c in citations})
     return f"{body} ▌"
 
 
@@ -408,7 +410,8 @@ def answer_to_markdown(turn: Turn, documents: Mapping[str, Document] | None = No
     if answer is None:
         lines += [turn.partial.strip(), "", "*已停止生成：以上内容未经核实。*"] if turn.partial.strip() else ["*已停止生成。*"]
         return "\n".join(lines).rstrip() + "\n"
-    lines += [answer.text.strip(), ""]
+    text = overview_first(answer.text) if is_month_summary(answer.text) else answer.text
+    lines += [text.strip(), ""]
     notes = [plain_words(note) for note in answer.notices]
     lines += [f"> {note}" for note in notes] + ([""] if notes else [])
     if answer.unsupported:
