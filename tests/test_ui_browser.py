@@ -39,6 +39,7 @@ CHROMIUM_FLAGS = [
 ]
 SHOTS = REPO / "tests" / "output"
 ANSWER_TIMEOUT_MS = 90_000
+LOCAL_TIMEOUT_MS = 600_000  # the local model on a busy 2-core machine: loading, reading, writing
 
 # A small report-like document with facts found nowhere in the bundled corpus.
 NEW_REPORT = """嵩县2024年政府工作报告
@@ -352,6 +353,44 @@ def test_on_a_phone_a_citation_opens_in_a_drawer_and_back_returns_to_the_answer(
     drawer.wait_for(state="detached")
     assert page.locator("#heluo-question textarea").is_visible()
     page.close()
+
+
+@pytest.fixture(scope="module")
+def local_model(site):
+    """The bundled local LLM for the site: an assembled copy shared through HELUO_TEST_MODELS_DIR,
+    else one assembled into the site's home (and removed afterwards: it is 1.1 GB)."""
+    from rag.llm_local import ensure_assembled_model, parts_installed
+
+    if not parts_installed():
+        pytest.skip("the local model's parts are not installed: pip install -e '.[local]'")
+    _, assistant, settings, _ = site
+    shared = os.environ.get("HELUO_TEST_MODELS_DIR")
+    model = ensure_assembled_model(Path(shared) if shared else settings.models_dir)
+    assistant.settings.local_model = str(model)
+    yield model
+    if not shared:
+        model.unlink()
+
+
+def test_stop_during_a_local_model_answer_then_ask_it_again(page, site, local_model):
+    _, _, _, watch = site
+    watch.closed.clear()
+    choose(page, "#heluo-llm", "本地模型（较慢）")
+    page.locator("#heluo-question textarea").fill("2020年洛阳市地区生产总值是多少？")
+    page.locator("#heluo-send").click()
+    reply = page.locator("#heluo-chat .message-content").last
+    page.wait_for_function(
+        "() => { const m = [...document.querySelectorAll('#heluo-chat .message-content')].pop();"
+        " return m && m.innerText.includes('▌') && !m.innerText.includes('正在检索资料'); }",
+        timeout=LOCAL_TIMEOUT_MS,
+    )  # the model is writing
+    page.locator("#heluo-stop").click()
+    assert watch.closed.wait(5)
+    reply.get_by_text("已停止生成").wait_for()
+    ask(page, "涧西区2021年实现地区生产总值多少？", timeout=LOCAL_TIMEOUT_MS)  # the model is free for the next question
+    status = page.locator("#heluo-chat .heluo-status").last.inner_text()
+    assert "生成方式" in status and "有来源支持的句子" in status
+    page.screenshot(path=str(SHOTS / "ui_local_stopped_then_answered.png"), full_page=True)
 
 
 def _squash(text: str) -> str:

@@ -173,6 +173,18 @@ class TestWords:
         assert render.document_label("9f8e7d.txt", documents) == "关于做好防汛工作的通知（2023年6月1日）"
         assert render.document_label("001_x.txt", documents) == "政务信息月报（2023年7月）"
 
+    @pytest.mark.parametrize(
+        ("message", "shown"),
+        [
+            ("问题不能为空，请输入一个问题 (empty question)", "问题不能为空，请输入一个问题"),
+            ("索引为空：请先运行 `heluo ingest` 导入文档 (the index is empty: run `heluo ingest` first)", "索引为空：请先运行 `heluo ingest` 导入文档"),
+            ("月份格式应为 YYYY-MM，例如 2023-07（got '2023-5'）", "月份格式应为 YYYY-MM，例如 2023-07"),
+            ("语料中没有2023年5月（五月）的资料", "语料中没有2023年5月（五月）的资料"),
+        ],
+    )
+    def test_error_messages_lose_their_english_glosses(self, message, shown):
+        assert render.error_message(message) == f'<div class="heluo-error">⚠️ {render.escape(shown)}</div>'
+
     def test_engineering_words_in_notices_become_plain(self):
         assert render.plain_words("LLM（openai）的回答多数句子无法核实（忠实度 0.25），以下为资料原文摘录") == (
             "大模型服务（OpenAI 兼容接口）的回答多数句子无法核实（有来源支持的句子仅占 25%），以下为资料原文摘录"

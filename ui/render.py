@@ -37,6 +37,8 @@ _PLAIN_WORDS = (
     (re.compile(r"抽取式"), lambda m: "原文摘录"),
     (re.compile(r"忠实度\s*(\d(?:\.\d+)?)"), lambda m: f"有来源支持的句子仅占 {float(m.group(1)):.0%}"),
     (re.compile(r"[：:]\s*[A-Za-z_][\w.]*$"), lambda m: ""),  # a trailing exception class name
+    # An English gloss in brackets, e.g. "问题不能为空 (empty question)": the Chinese says it already.
+    (re.compile(r"\s*[(（](?=[^)）]*[A-Za-z])[^)）\u4e00-\u9fff]*[)）]"), lambda m: ""),
 )
 
 
@@ -360,7 +362,7 @@ def conversation_label(title: str, started: str) -> str:
 
 
 def error_message(message: str) -> str:
-    return f'<div class="heluo-error">⚠️ {escape(message)}</div>'
+    return f'<div class="heluo-error">⚠️ {escape(plain_words(message))}</div>'
 
 
 def turn_messages(turn: Turn, documents: Mapping[str, Document] | None = None, requested_llm: str | None = None) -> list[dict]:
