@@ -94,6 +94,22 @@ def test_a_new_conversation_forgets_what_follow_ups_read(served):
     assert "结合上文" not in last_reply(chat)  # nothing hidden is left to read it against
 
 
+def test_conversations_are_listed_reopened_renamed_and_deleted(served):
+    session = client(served)
+    *_, listing, _ = session.predict(question="涧西区2021年实现地区生产总值多少？", month="", llm="extractive", api_name="/ask")
+    [(label, conversation)] = [(label, value) for label, value in listing["choices"] if label.startswith("涧西区2021年实现地区生产总值多少？")]
+    other = client(served)  # another page: it reopens the conversation from the list
+    update, sources, _, _, exported = other.predict(conversation, api_name="/open_conversation")
+    chat = update["value"]  # the chat comes with its 👍/👎 state
+    assert [m["role"] for m in chat] == ["user", "assistant"] and 'href="#cite-1-1"' in last_reply(chat)
+    assert update["feedback_value"] == [None]
+    assert 'id="cite-1-1"' in sources and "涧西区" in Path(exported).read_text(encoding="utf-8")
+    listing = other.predict("涧西区 GDP", api_name="/rename_conversation")
+    assert ("涧西区 GDP" in [label.split(" · ")[0] for label, _ in listing["choices"]])
+    chat, _, _, listing, exported = other.predict(api_name="/delete_conversation")
+    assert chat == [] and exported is None and conversation not in [value for _, value in listing["choices"]]
+
+
 def test_month_summary_streams_a_cited_digest(served):
     chat, sources, _, _, exported = client(served).predict(month="2023-07", llm="extractive", api_name="/summarize")
     reply = last_reply(chat)

@@ -163,7 +163,7 @@ def summarize(month: str, llm: LlmOption = None, as_json: Annotated[bool, typer.
     if as_json:
         typer.echo(json.dumps(answer_to_dict(answer), ensure_ascii=False))
     else:
-        _print_summary(answer)
+        _print_answer(answer, summary=True)
     if answer.refused:
         raise typer.Exit(1)
 
@@ -229,27 +229,17 @@ def history(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         typer.echo(f"{c.id}\t{c.started.replace('T', ' ')[:16]}\t{c.turns} 问\t{c.title}")
 
 
-def _print_summary(answer) -> None:
-    """A month summary as it reads best in a terminal: the overview, one line per key item, and
-    where to find the quotes (80 of them would bury the summary)."""
+def _print_answer(answer, summary: bool = False) -> None:
+    """An answer with its quoted sources; a month summary (summary=True) as it reads best in a
+    terminal: the overview and one line per key item, the quotes one `--json` away (80 of them
+    would bury the summary)."""
     from rag.digest import overview_first
+    from ui.render import status_text
 
-    typer.echo(overview_first(answer.text).rstrip())
+    typer.echo((overview_first(answer.text) if summary else answer.text).rstrip())
     for note in answer.notices:
         typer.echo(f"（{note}）")
-    if answer.unsupported:
-        typer.echo("\n未能核实的句子：")
-        for sentence in answer.unsupported:
-            typer.echo(f"  ⚠ {sentence}")
-    if not answer.refused:
-        typer.echo(f"\n共引用 {len(answer.citations)} 条来源；每条的原文摘录见 `heluo summarize {answer.query.months[0] if answer.query and answer.query.months else '月份'} --json`。")
-
-
-def _print_answer(answer) -> None:
-    typer.echo(answer.text.rstrip())
-    for note in answer.notices:
-        typer.echo(f"（{note}）")
-    if answer.citations:
+    if answer.citations and not summary:
         typer.echo("\n来源：")
         for c in answer.citations:
             when = f"，{c.item.date}" if c.item.date else ""
@@ -259,9 +249,10 @@ def _print_answer(answer) -> None:
         for sentence in answer.unsupported:
             typer.echo(f"  ⚠ {sentence}")
     if not answer.refused:
-        from ui.render import status_text
-
         typer.echo(f"\n{status_text(answer)}")
+    if summary and answer.citations:
+        month = answer.query.months[0] if answer.query and answer.query.months else "月份"
+        typer.echo(f"每条来源的原文摘录：heluo summarize {month} --json")
 
 
 def main() -> None:

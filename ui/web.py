@@ -215,7 +215,8 @@ class WebHandlers:
                     turns[-1] = turn
                     self.history.save_turn(conversation, turn)
                     messages[-1] = {"role": "assistant", "content": render.answer_message(event.answer, turn.number, documents, turn.requested_llm)}
-                    yield messages, turns, conversation, self._sources(turns, documents), box, listing, self._export(conversation, turns)
+                    # The last update is all an API client sees: it carries every output.
+                    yield messages, turns, conversation, self._sources(turns, documents), box, self._listing(conversation), self._export(conversation, turns)
         except Exception as error:  # the edge of the app: every failure becomes a message
             if not isinstance(error, ValueError):
                 log.exception("answering %r failed", turn.question)
@@ -499,7 +500,9 @@ def build_app(assistant: Assistant, settings: Settings, history: HistoryStore | 
 
         new.click(handlers.new_conversation, None, chat_outputs, api_name="new_conversation")
         chatbot.clear(handlers.new_conversation, None, chat_outputs, api_visibility="private")
-        conversations.input(handlers.open_conversation, [conversations], chat_outputs, api_name="open_conversation")
+        # Unpreprocessed: another page (or an API client) may open an id this page's list predates;
+        # open_conversation checks it against the store.
+        conversations.input(handlers.open_conversation, [conversations], chat_outputs, api_name="open_conversation", preprocess=False)
         rename.click(handlers.rename, [conversation, title], [conversations], api_name="rename_conversation")
         remove.click(
             handlers.delete_conversation,
