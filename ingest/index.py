@@ -24,10 +24,11 @@ from ingest.embedder import CachedEmbedder, load_embedder
 from ingest.parse import DOCUMENT_SUFFIXES, load_manifest, parse_text
 from ingest.records import Chunk, Document, Item, make_item_id
 from ingest.store import VectorStore
+from ingest.untrusted import flagged_sentences
 from rag.settings import Settings
 
 # A change to any of these modules changes what ingest produces, so it re-processes every file.
-_PIPELINE_MODULES = ("bulletin", "report", "generic", "parse", "chunk", "cndate", "textutil", "records", "store")
+_PIPELINE_MODULES = ("bulletin", "report", "generic", "parse", "chunk", "cndate", "textutil", "records", "store", "untrusted")
 
 Progress = Callable[[str, int, int], None]  # (message, done, total)
 
@@ -179,6 +180,7 @@ def _ingest_file(
             line_end=p.line_end,
             date=p.date,
             date_end=p.date_end,
+            flagged=flagged_sentences(p.text, p.title),
         )
         for position, p in enumerate(parsed.items)
     ]

@@ -59,6 +59,9 @@ class Item:
     line_end: int
     date: str | None = None
     date_end: str | None = None
+    # Sentences of text (or the title) that address the model or the reader instead of reporting
+    # (ingest.untrusted): shown, never used as evidence. Stored as JSON text in the catalog.
+    flagged: tuple[str, ...] = ()
 
     @property
     def month(self) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -226,7 +227,16 @@ def history(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         typer.echo("还没有保存的对话：在网页（heluo serve）里提问后，对话会自动保存。")
         return
     for c in conversations:
-        typer.echo(f"{c.id}\t{c.started.replace('T', ' ')[:16]}\t{c.turns} 问\t{c.title}")
+        _echo(f"{c.id}\t{c.started.replace('T', ' ')[:16]}\t{c.turns} 问\t{c.title}")
+
+
+# Control characters in an answer (from a document or an LLM) could drive the terminal: ESC sequences
+# make hidden links (OSC 8), write the clipboard (OSC 52) or overwrite lines; tab and newline stay.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _echo(text: str) -> None:
+    typer.echo(_CONTROL.sub("", text))
 
 
 def _print_answer(answer, summary: bool = False) -> None:
@@ -236,23 +246,23 @@ def _print_answer(answer, summary: bool = False) -> None:
     from rag.digest import overview_first
     from ui.render import status_text
 
-    typer.echo((overview_first(answer.text) if summary else answer.text).rstrip())
+    _echo((overview_first(answer.text) if summary else answer.text).rstrip())
     for note in answer.notices:
-        typer.echo(f"（{note}）")
+        _echo(f"（{note}）")
     if answer.citations and not summary:
-        typer.echo("\n来源：")
+        _echo("\n来源：")
         for c in answer.citations:
             when = f"，{c.item.date}" if c.item.date else ""
-            typer.echo(f"[{c.n}] {c.item.title}（{c.item.section}{when}，{c.item.file}）\n    “{c.quote}”")
+            _echo(f"[{c.n}] {c.item.title}（{c.item.section}{when}，{c.item.file}）\n    “{c.quote}”")
     if answer.unsupported:
-        typer.echo("\n未能核实的句子：")
+        _echo("\n未能核实的句子：")
         for sentence in answer.unsupported:
-            typer.echo(f"  ⚠ {sentence}")
+            _echo(f"  ⚠ {sentence}")
     if not answer.refused:
-        typer.echo(f"\n{status_text(answer)}")
+        _echo(f"\n{status_text(answer)}")
     if summary and answer.citations:
         month = answer.query.months[0] if answer.query and answer.query.months else "月份"
-        typer.echo(f"每条来源的原文摘录：heluo summarize {month} --json")
+        _echo(f"每条来源的原文摘录：heluo summarize {month} --json")
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
 """Pure rendering of a structured Answer for the web page and for export: no Gradio, no I/O.
 
 Every piece of text that comes from a document or a generator is HTML-escaped here, so the chat can
-show our own markup (citation links, ⚠ marks, source cards) and nothing else.
+show our own markup (citation links, ⚠ marks, source cards) and nothing else; answer text also goes
+through ui.safe_markdown, so no Markdown image, link or URL in it fetches or links anything.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, replace
 from ingest.records import Document, Item
 from rag.digest import LLM_OVERVIEW_HEADING, OVERVIEW_HEADING, overview_first
 from rag.records import Answer, Citation
+from ui.safe_markdown import inert, urls_in
 
 LLM_LABELS = {
     "extractive": "原文摘录",
@@ -153,7 +155,7 @@ def _link_markers(escaped: str, turn: int, cited: set[int]) -> str:
     return _MARKER_RE.sub(link, escaped)
 
 
-def _mark_unsupported(sentence: str, reason: str) -> str:
+def _mark_unsupported(sentence: str, reason: str, sourced: frozenset[str]) -> str:
     """Wrap each line of an unsupported sentence, leaving Markdown line prefixes outside."""
     title = _attr(f"未能核实：{reason}" if reason else "未能核实")
     lines = []
@@ -161,28 +163,34 @@ def _mark_unsupported(sentence: str, reason: str) -> str:
         prefix = _LINE_PREFIX_RE.match(line).group(0)
         body = line[len(prefix):]
         if body.strip():
-            lines.append(f'{escape(prefix)}<span class="heluo-unsupported" title="{title}">⚠ {escape(body)}</span>')
+            lines.append(f'{escape(prefix)}<span class="heluo-unsupported" title="{title}">⚠ {inert(body, sourced)}</span>')
         else:
             lines.append(escape(line))
     return "\n".join(lines)
 
 
 def answer_body(answer: Answer, turn: int) -> str:
-    """The answer's Markdown, escaped, with [n] linked to its source card and ⚠ on unsupported sentences.
+    """The answer's Markdown, made inert, with [n] linked to its source card and ⚠ on unsupported sentences.
 
     A month summary's sections are folded (its overview stays open).
     """
     summary = is_month_summary(answer.text)
     text = overview_first(answer.text) if summary else answer.text
     cited = {c.n for c in answer.citations}
+    sourced = sourced_urls(answer)
     pieces, cursor = [], 0
     for start, end, reason in _unsupported_spans(text, answer):
-        pieces.append(escape(text[cursor:start]))
-        pieces.append(_mark_unsupported(text[start:end], reason))
+        pieces.append(inert(text[cursor:start], sourced))
+        pieces.append(_mark_unsupported(text[start:end], reason, sourced))
         cursor = end
-    pieces.append(escape(text[cursor:]))
+    pieces.append(inert(text[cursor:], sourced))
     body = _link_markers("".join(pieces), turn, cited)
     return fold_sections(body) if summary else body
+
+
+def sourced_urls(answer: Answer) -> frozenset[str]:
+    """URLs that stand verbatim in the items the answer cites: the only ones it may show (as text)."""
+    return frozenset(url for c in answer.citations for url in urls_in(c.item.text))
 
 
 def is_month_summary(text: str) -> bool:
@@ -257,7 +265,7 @@ def notices_html(answer: Answer, requested_llm: str | None = None) -> str:
     ):
         asked = LLM_LABELS.get(requested_llm, requested_llm)
         notes.append(f"所选的生成方式“{asked}”未能使用，本次由“{LLM_LABELS.get(answer.llm, answer.llm)}”作答。")
-    return "".join(f'<div class="heluo-notice">ℹ️ {escape(note)}</div>' for note in notes)
+    return "".join(f'<div class="heluo-notice">ℹ️ {inert(note)}</div>' for note in notes)
 
 
 def period_label(period: str) -> str:
@@ -304,8 +312,8 @@ def source_list(answer: Answer, turn: int, documents: Mapping[str, Document] | N
         return ""
     cards = "".join(
         f'<li><a class="heluo-source" href="#{cite_anchor(turn, c.n)}">'
-        f'<span class="heluo-n">[{c.n}]</span> <b>{escape(c.item.title)}</b> '
-        f'<span class="heluo-meta">{escape(item_meta(c.item, documents))}</span></a></li>'
+        f'<span class="heluo-n">[{c.n}]</span> <b>{inert(c.item.title)}</b> {_flag_badge(c.item)}'
+        f'<span class="heluo-meta">{inert(item_meta(c.item, documents))}</span></a></li>'
         for c in answer.citations
     )
     opened = " open" if len(answer.citations) <= _OPEN_SOURCE_LIST_MAX else ""
@@ -327,17 +335,18 @@ def pending_message() -> str:
 
 
 def streaming_message(text: str, turn: int, citations: Sequence[Citation] = ()) -> str:
-    """The answer while it streams: escaped, [n] linked once its sentence is verified, and a cursor."""
+    """The answer while it streams: inert, [n] linked once its sentence is verified, and a cursor."""
+    sourced = frozenset(url for c in citations for url in urls_in(c.item.text))
     if is_month_summary(text):
-        body = fold_sections(_link_markers(escape(overview_first(text)), turn, {c.n for c in citations}))
+        body = fold_sections(_link_markers(inert(overview_first(text), sourced), turn, {c.n for c in citations}))
     else:
-        body = _link_markers(escape(text), turn, {c.n for c in citations})
+        body = _link_markers(inert(text, sourced), turn, {c.n for c in citations})
     return f"{body} ▌"
 
 
 def stopped_message(partial: str) -> str:
     """A turn the user stopped (or whose page closed) before its answer was verified."""
-    body = f"{escape(partial.strip())}\n\n" if partial.strip() else ""
+    body = f"{inert(partial.strip())}\n\n" if partial.strip() else ""
     return f'{body}<div class="heluo-notice">■ 已停止生成：以上内容未经核实，可点“重新生成”再问一次。</div>'
 
 
@@ -368,17 +377,39 @@ def error_message(message: str) -> str:
 def turn_messages(turn: Turn, documents: Mapping[str, Document] | None = None, requested_llm: str | None = None) -> list[dict]:
     """The user and assistant chat messages of one turn."""
     reply = answer_message(turn.answer, turn.number, documents, requested_llm) if turn.answer else stopped_message(turn.partial)
-    return [{"role": "user", "content": escape(turn.question)}, {"role": "assistant", "content": reply}]
+    return [{"role": "user", "content": inert(turn.question)}, {"role": "assistant", "content": reply}]
 
 
 # -- the sources panel: every cited item's full text ------------------------------------------------
+FLAGGED_WARNING = "此条含 {n} 句疑似写给模型或读者的指令、索要个人信息的文字，已排除在回答依据之外，请勿照做。"
+
+
+def _flag_badge(item: Item) -> str:
+    return '<span class="heluo-flagged" title="含疑似指令的文字">⚠ 含疑似指令</span> ' if item.flagged else ""
+
+
+_FLAGGED_SHOWN = 3
+_FLAGGED_CHARS = 60
+
+
+def flagged_warning(item: Item) -> str:
+    """The warning on a card whose item holds sentences ingest flagged (ingest.untrusted), naming them."""
+    if not item.flagged:
+        return ""
+    shown = "".join(
+        f"<li>{escape(s if len(s) <= _FLAGGED_CHARS else s[:_FLAGGED_CHARS] + '…')}</li>" for s in item.flagged[:_FLAGGED_SHOWN]
+    )
+    more = f"<li>……另 {len(item.flagged) - _FLAGGED_SHOWN} 句</li>" if len(item.flagged) > _FLAGGED_SHOWN else ""
+    return f'<div class="heluo-warning">⚠ {escape(FLAGGED_WARNING.format(n=len(item.flagged)))}<ul>{shown}{more}</ul></div>'
+
+
 def citation_card(citation: Citation, turn: int, documents: Mapping[str, Document] | None = None, opened: bool = False) -> str:
     item = citation.item
     return (
         f'<details class="heluo-card" id="{cite_anchor(turn, citation.n)}"{" open" if opened else ""}>'
         f'<summary><span class="heluo-n">[{citation.n}]</span> <b>{escape(item.title)}</b>'
         f'<div class="heluo-meta">{escape(item_meta(item, documents))}</div></summary>'
-        f'<div class="heluo-fulltext">{highlight_quote(item.text, citation.quote)}</div>'
+        f'{flagged_warning(item)}<div class="heluo-fulltext">{highlight_quote(item.text, citation.quote)}</div>'
         f'<div class="heluo-lines">{escape(item_place(item))}</div>'
         "</details>"
     )
@@ -408,22 +439,26 @@ def answer_to_markdown(turn: Turn, documents: Mapping[str, Document] | None = No
     heading: the question's heading level ("##" inside a whole conversation).
     """
     answer = turn.answer
-    lines = [f"{heading} {turn.question}", ""]
+    lines = [f"{heading} {inert(turn.question)}", ""]
     if answer is None:
-        lines += [turn.partial.strip(), "", "*已停止生成：以上内容未经核实。*"] if turn.partial.strip() else ["*已停止生成。*"]
+        lines += [inert(turn.partial.strip()), "", "*已停止生成：以上内容未经核实。*"] if turn.partial.strip() else ["*已停止生成。*"]
         return "\n".join(lines).rstrip() + "\n"
+    sourced = sourced_urls(answer)
     text = overview_first(answer.text) if is_month_summary(answer.text) else answer.text
-    lines += [text.strip(), ""]
+    lines += [inert(text.strip(), sourced), ""]
     notes = [plain_words(note) for note in answer.notices]
-    lines += [f"> {note}" for note in notes] + ([""] if notes else [])
+    lines += [f"> {inert(note)}" for note in notes] + ([""] if notes else [])
     if answer.unsupported:
-        lines += [f"{heading}# 未能核实的句子", ""] + [f"- ⚠ {s}" for s in answer.unsupported] + [""]
+        lines += [f"{heading}# 未能核实的句子", ""] + [f"- ⚠ {inert(s, sourced)}" for s in answer.unsupported] + [""]
     lines.append(f"*{status_text(answer)}*")
     if answer.citations:
         lines += ["", f"{heading}# 来源", ""]
         for c in answer.citations:
-            lines.append(f"[{c.n}] **{c.item.title}**（{item_meta(c.item, documents)}，{item_place(c.item)}）")
-            lines.append(f"    > {c.quote.strip()}")
+            where = f"{item_meta(c.item, documents)}，{item_place(c.item)}"
+            lines.append(f"[{c.n}] **{inert(c.item.title)}**（{inert(where)}）")
+            lines.append(f"    > {inert(c.quote.strip(), sourced)}")
+            if c.item.flagged:
+                lines.append(f"    > ⚠ {FLAGGED_WARNING.format(n=len(c.item.flagged))}")
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

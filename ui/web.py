@@ -28,6 +28,8 @@ from rag.settings import Settings
 from ui import render
 from ui.background import BackgroundStream
 from ui.history import HistoryStore, SavedTurn, follow_up_history
+from ui.http_guard import guard_middleware
+from ui.safe_markdown import inert
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +185,7 @@ class WebHandlers:
         stop, a closed tab or a crash leaves it in the conversation; its answer replaces it.
         """
         box = "" if clear_question else gr.skip()
-        messages = [*messages, {"role": "user", "content": render.escape(turn.question or "（空问题）")}, {"role": "assistant", "content": render.pending_message()}]
+        messages = [*messages, {"role": "user", "content": inert(turn.question or "（空问题）")}, {"role": "assistant", "content": render.pending_message()}]
         yield messages, gr.skip(), gr.skip(), gr.skip(), box, gr.skip(), gr.skip()
         documents = self.documents()
         stream = BackgroundStream(events)
@@ -321,7 +323,7 @@ class WebHandlers:
             render.documents_rows(documents),
             gr.update(choices=files, value=None),
             gr.update(choices=self.filter_choices()),
-            status,
+            inert(status),  # file names come from uploads and API callers
         )
 
     def upload(self, paths: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple:
@@ -369,13 +371,19 @@ class WebHandlers:
 
         if not file:
             return self.corpus_view("请先在列表中选择要删除的文档。")
-        removed = remove_document(file, self.settings)
-        corpus_file = Path(self.settings.corpus) / Path(file).name
-        if corpus_file.is_file():
-            corpus_file.unlink()
+        # Only a document the index holds, by its exact name: never "../x" or a file it never held.
+        held = self.assistant.index.catalog.fingerprints().get(file)
+        if held is None or Path(file).name != file:
+            return self.corpus_view(f"拒绝删除 {file}：索引中没有这个文档，只能删除文档库列表里的文档。")
+        remove_document(file, self.settings)
+        source = Path(held[1]).resolve()
+        # The file goes only if it sits in the corpus folder; one ingested from elsewhere is the user's.
+        in_corpus = source.parent == Path(self.settings.corpus).resolve() and source.is_file()
+        if in_corpus:
+            source.unlink()
         self.assistant.refresh()
-        if not removed:
-            return self.corpus_view(f"索引中没有 {file}。")
+        if not in_corpus:
+            return self.corpus_view(f"已从索引移除 {file}（原文件 {source} 不在文档库文件夹中，未删除）。")
         return self.corpus_view(f"已删除 {file}（文档库文件与索引均已移除）。")
 
 
@@ -547,6 +555,7 @@ def serve(app: gr.Blocks, settings: Settings, host: str | None = None, port: int
         footer_links=["api"],
         show_error=False,
         quiet=not block,
+        app_kwargs={"middleware": [guard_middleware(throttle_logins=credentials is not None)]},
     )
 
 
