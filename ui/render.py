@@ -334,7 +334,7 @@ def pending_message() -> str:
     return '<span class="heluo-meta">正在检索资料、生成回答…</span> ▌'
 
 
-def streaming_message(text: str, turn: int, citations: Sequence[Citation] = ()) -> str:
+def streaming_message(text: str, turn: int = 0, citations: Sequence[Citation] = ()) -> str:
     """The answer while it streams: inert, [n] linked once its sentence is verified, and a cursor."""
     sourced = frozenset(url for c in citations for url in urls_in(c.item.text))
     if is_month_summary(text):

@@ -16,7 +16,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 
 import gradio as gr
@@ -120,8 +120,13 @@ class WebHandlers:
     def __init__(self, assistant: Assistant, settings: Settings, history: HistoryStore | None = None) -> None:
         self.assistant = assistant
         self.settings = settings
-        self.history = history or HistoryStore.for_home(settings.home)
+        if history is not None:
+            self.history = history
         self.export_dir = Path(tempfile.mkdtemp(prefix="heluo-export-"))
+
+    @cached_property
+    def history(self) -> HistoryStore:
+        return HistoryStore.for_home(self.settings.home)
 
     def documents(self) -> dict:
         return {d.file: d for d in self.assistant.index.catalog.documents()}
