@@ -21,6 +21,7 @@ LLM_LABELS = {
     "extractive": "原文摘录",
     "local": "本地模型",
     "openai": "大模型服务（OpenAI 兼容接口）",
+    "hybrid": "原文摘录 + 大模型概括",
 }
 KIND_LABELS = {"bulletin": "政务信息月报", "report": "政府工作报告", "generic": "其他文档"}
 

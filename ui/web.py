@@ -23,6 +23,7 @@ import gradio as gr
 
 from ingest.parse import DOCUMENT_SUFFIXES
 from rag.digest import month_label
+from rag.llms import LLM_NAMES
 from rag.service import Assistant, Delta, Done
 from rag.settings import Settings
 from ui import render
@@ -41,12 +42,9 @@ EXAMPLE_QUESTIONS = [
     "12月江凌开展了哪些调研？",
     "涧西区2021年实现地区生产总值多少？",
 ]
-LLM_CHOICES = [
-    ("自动选择", "auto"),
-    ("原文摘录（不用大模型，即时）", "extractive"),
-    ("本地模型（较慢）", "local"),
-    ("大模型服务（OpenAI 兼容接口）", "openai"),
-]
+# The generator list follows rag.llms.LLM_NAMES; these say what each costs, beside its name.
+_CHOICE_HINTS = {"extractive": "（不用大模型，即时）", "local": "（较慢）"}
+LLM_CHOICES = [("自动选择", "auto")] + [(render.LLM_LABELS.get(name, name) + _CHOICE_HINTS.get(name, ""), name) for name in LLM_NAMES]
 ALL_MONTHS = ""
 # How often a waiting handler yields, so that stop and a closed tab are noticed within this time.
 POLL_SECONDS = 0.25
@@ -207,7 +205,7 @@ class WebHandlers:
                     listing = self._listing(conversation)
                 else:
                     listing = gr.skip()
-                if event is None:
+                if event is None or (isinstance(event, Delta) and not event.text and not getattr(event, "citations", ())):
                     yield _skip()  # a heartbeat: lets Gradio stop us while the generator thinks
                 elif isinstance(event, Delta):
                     streamed += event.text
