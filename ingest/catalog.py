@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import MISSING, astuple, fields
 from pathlib import Path
 
-from ingest.records import Chunk, Document, Item
+from ingest.records import ITEM_HASH_CHARS, Chunk, Document, Item
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -28,6 +28,8 @@ CREATE TABLE IF NOT EXISTS items (
   line_end INTEGER NOT NULL, date TEXT, date_end TEXT
 );
 CREATE INDEX IF NOT EXISTS items_file ON items(file, position);
+-- The content hash ending an item id (records.ITEM_HASH_CHARS = 10): revisions look items up by it.
+CREATE INDEX IF NOT EXISTS items_content ON items(substr(item_id, -10));
 CREATE TABLE IF NOT EXISTS chunks (
   chunk_id TEXT PRIMARY KEY, item_id TEXT NOT NULL, file TEXT NOT NULL, ordinal INTEGER NOT NULL,
   text TEXT NOT NULL, tokens INTEGER NOT NULL
@@ -122,6 +124,19 @@ class Catalog:
             batch = ids[start : start + 500]
             sql = f"SELECT {','.join(_ITEM_COLUMNS)} FROM items WHERE item_id IN ({','.join('?' * len(batch))})"
             found.update((row[0], _from_row(Item, row)) for row in self._query(sql, batch))
+        return found
+
+    def files_sharing_items(self, content_hashes: set[str]) -> dict[str, int]:
+        """file -> how many of its items have one of these content hashes (the tail of an item id)."""
+        found: dict[str, int] = {}
+        hashes = sorted(content_hashes)
+        for start in range(0, len(hashes), 500):
+            batch = hashes[start : start + 500]
+            sql = (
+                f"SELECT file, COUNT(*) FROM items WHERE substr(item_id, -{ITEM_HASH_CHARS}) IN ({','.join('?' * len(batch))}) GROUP BY file"
+            )
+            for file, count in self._query(sql, batch):
+                found[file] = found.get(file, 0) + count
         return found
 
     def chunks(self) -> list[Chunk]:

@@ -144,7 +144,10 @@ def test_an_older_index_gains_the_column_and_reads_no_flags(tmp_path):
     Catalog(path).close()
     db = sqlite3.connect(path)
     db.execute("ALTER TABLE items DROP COLUMN flagged")
-    db.execute("INSERT INTO items VALUES ('a#1','a.txt','generic',0,'s','t','正文。',1,1,NULL,NULL)")
+    db.execute(
+        "INSERT INTO items (item_id, file, kind, position, section, title, text, line_start, line_end, date, date_end)"
+        " VALUES ('a#1','a.txt','generic',0,'s','t','正文。',1,1,NULL,NULL)"
+    )  # the columns named: other fields (pages) may have been added meanwhile
     db.commit()
     db.close()
     assert Catalog(path).items()[0].flagged == ()

@@ -59,10 +59,19 @@ def ingest(paths: Annotated[Optional[list[Path]], typer.Argument(help="files or 
             _fail(str(error))
     for file, message in report.failed:
         typer.echo(f"跳过 {file}: {message}", err=True)
+    for file, reason in report.skipped:
+        typer.echo(f"跳过 {file}: {reason}", err=True)
+    for file, other in report.duplicates:
+        typer.echo(f"未重复导入 {file}: 与已导入的 {other} 内容完全相同", err=True)
+    for file, other in report.superseded:
+        typer.echo(f"未导入 {file}: 是旧版本，已被修订版 {other} 取代（如需恢复旧版，请先删除 {other}）", err=True)
+    for file, old in report.replaced:
+        typer.echo(f"{file} 是 {old} 的修订版：已替换旧版，旧版的条目已从索引中删除")
     typer.echo(
         f"文档 {report.documents}，条目 {report.items}，片段 {report.chunks}；"
         f"新增 {len(report.added)}，更新 {len(report.updated)}，未变 {len(report.unchanged)}，删除 {len(report.removed)}，"
-        f"失败 {len(report.failed)}；新嵌入 {report.embedded}；修复向量 {report.repaired_vectors}；用时 {report.seconds:.1f} 秒"
+        f"替换旧版 {len(report.replaced)}，重复 {len(report.duplicates) + len(report.superseded)}，"
+        f"跳过 {len(report.skipped)}，失败 {len(report.failed)}；新嵌入 {report.embedded}；修复向量 {report.repaired_vectors}；用时 {report.seconds:.1f} 秒"
     )
     if report.failed and not (report.added or report.updated or report.unchanged):
         raise typer.Exit(1)

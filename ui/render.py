@@ -23,7 +23,7 @@ LLM_LABELS = {
     "openai": "大模型服务（OpenAI 兼容接口）",
     "hybrid": "原文摘录 + 大模型概括",
 }
-KIND_LABELS = {"bulletin": "政务信息月报", "report": "政府工作报告", "generic": "其他文档"}
+KIND_LABELS = {"bulletin": "政务信息月报", "report": "政府工作报告", "notice": "通知公告", "news": "新闻报道", "generic": "其他文档"}
 
 _MARKER_RE = re.compile(r"\[(\d+)\]")
 # Markdown line starts (headings, bullets, numbers, quotes) stay outside an ⚠ span, or the line
@@ -294,14 +294,22 @@ def item_meta(item: Item, documents: Mapping[str, Document] | None = None) -> st
     when = item.date or ""
     if item.date_end and item.date_end != item.date:
         when = f"{item.date} 至 {item.date_end}"
-    return " · ".join(part for part in (when, item.section, document_label(item.file, documents)) if part)
+    return " · ".join(part for part in (when, item.section, document_label(item.file, documents), page_label(item)) if part)
+
+
+def page_label(item: Item) -> str:
+    """'第 3 页' or '第 3–4 页' for an item of a paged source (PDF, scan); '' otherwise."""
+    if not item.page:
+        return ""
+    if item.page_end and item.page_end != item.page:
+        return f"第 {item.page}–{item.page_end} 页"
+    return f"第 {item.page} 页"
 
 
 def item_place(item: Item) -> str:
-    """Where in the document the item stands: its page(s) when known, else its lines."""
-    page, page_end = getattr(item, "page", None), getattr(item, "page_end", None)
-    if page:
-        return f"原文第 {page}–{page_end} 页" if page_end and page_end != page else f"原文第 {page} 页"
+    """The item's lines in a text source; '' for a paged one (item_meta names its pages)."""
+    if item.page:
+        return ""
     if item.line_end != item.line_start:
         return f"原文第 {item.line_start}–{item.line_end} 行"
     return f"原文第 {item.line_start} 行"
@@ -406,13 +414,14 @@ def flagged_warning(item: Item) -> str:
 
 def citation_card(citation: Citation, turn: int, documents: Mapping[str, Document] | None = None, opened: bool = False) -> str:
     item = citation.item
+    place = item_place(item)
     return (
         f'<details class="heluo-card" id="{cite_anchor(turn, citation.n)}"{" open" if opened else ""}>'
         f'<summary><span class="heluo-n">[{citation.n}]</span> <b>{escape(item.title)}</b>'
         f'<div class="heluo-meta">{escape(item_meta(item, documents))}</div></summary>'
         f'{flagged_warning(item)}<div class="heluo-fulltext">{highlight_quote(item.text, citation.quote)}</div>'
-        f'<div class="heluo-lines">{escape(item_place(item))}</div>'
-        "</details>"
+        + (f'<div class="heluo-lines">{escape(place)}</div>' if place else "")
+        + "</details>"
     )
 
 
@@ -455,7 +464,7 @@ def answer_to_markdown(turn: Turn, documents: Mapping[str, Document] | None = No
     if answer.citations:
         lines += ["", f"{heading}# 来源", ""]
         for c in answer.citations:
-            where = f"{item_meta(c.item, documents)}，{item_place(c.item)}"
+            where = "，".join(part for part in (item_meta(c.item, documents), item_place(c.item)) if part)
             lines.append(f"[{c.n}] **{inert(c.item.title)}**（{inert(where)}）")
             lines.append(f"    > {inert(c.quote.strip(), sourced)}")
             if c.item.flagged:
