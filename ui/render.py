@@ -428,7 +428,8 @@ def citation_card(citation: Citation, turn: int, documents: Mapping[str, Documen
 def turn_sources(turn: Turn, documents: Mapping[str, Document] | None = None) -> str:
     citations = turn.answer.citations if turn.answer else []
     cards = "".join(citation_card(c, turn.number, documents) for c in citations)
-    body = cards or '<div class="heluo-empty">这一问没有引用来源。</div>'
+    empty = "这一问没有引用来源。" if turn.answer else "这一问已停止生成，没有核实过的来源。"
+    body = cards or f'<div class="heluo-empty">{empty}</div>'
     return (
         f'<section class="heluo-turn" id="turn-{turn.number}">'
         f'<div class="heluo-turn-title">第 {turn.number} 问：{escape(turn.question)}</div>{body}</section>'
