@@ -17,8 +17,9 @@ from functools import cached_property
 from ingest.index import Index
 from ingest.records import Document, Item
 from ingest.textutil import normalize_spaces
+from ingest.untrusted import without_flagged
 from rag.bounded import STOP_WORDS, BoundedStream, Budget, StopReason
-from rag.digest import build_digest, month_label, outline_for_overview, render_digest
+from rag.digest import LLM_OVERVIEW_HEADING, build_digest, month_label, outline_for_overview, render_digest
 from rag.evidence import evidence_score, figure_terms, states_figure
 from rag.extractive import extractive_answer
 from rag.prompting import ANSWER_PROMPT, LEAD_PROMPT, REFUSAL, SUMMARY_OVERVIEW_PROMPT, format_sources, pack_sources
@@ -199,6 +200,8 @@ class Assistant:
         return self._answer(query, verifier.result(), "extractive", notices)
 
     def _extractive_text(self, query: Query, hits: list[Hit]) -> tuple[list[tuple[int, Item]], str]:
+        # An item all of whose text ingest flagged as instructions has nothing to quote.
+        hits = [hit for hit in hits if without_flagged(hit.item.text, hit.item.flagged).strip()]
         chosen = hits if query.intent == "list" else hits[: max(_EXTRACTIVE_SOURCES, len(query.sub_questions) * 2)]
         sources = [(n, hit.item) for n, hit in enumerate(chosen, start=1)]
         return sources, extractive_answer(query.text, sources, query.intent, [part.text for part in query.sub_questions])
@@ -214,7 +217,9 @@ class Assistant:
         if written.failure:
             return (yield from self._fall_back(query, hits, notices, f"{self._llm_label(name)}{written.failure}，已改用抽取式回答"))
         answer = self._answer(query, verifier.result(), name, notices)
-        if not answer.refused and answer.fidelity >= MIN_LLM_FIDELITY:
+        # An answer that repeats a source's injected instructions shows the model obeyed them.
+        obeyed = any(check.echoes_flagged for check in answer.checks)
+        if not answer.refused and answer.fidelity >= MIN_LLM_FIDELITY and not obeyed:
             if written.stop_reason:
                 notices.append(f"{self._llm_label(name)}{STOP_WORDS[written.stop_reason]}，回答到此为止")
             return answer
@@ -222,6 +227,8 @@ class Assistant:
         # most of whose sentences the sources do not support, is not the last word: show what the
         # sources say, and say why.
         reason = "未能作答" if answer.refused else f"的回答多数句子无法核实（忠实度 {answer.fidelity:.2f}）"
+        if obeyed:
+            reason = "的回答复述了资料中疑似注入的指令"
         return (yield from self._fall_back(query, hits, notices, f"{self._llm_label(name)}{reason}，以下为资料原文摘录"))
 
     def _led(self, query: Query, hits: list[Hit], name: str, notices: list[str], lead_first: bool) -> Iterator[Event]:
@@ -377,7 +384,7 @@ class Assistant:
         answered_by = "extractive"
         if name != "extractive":
             mark = verifier.mark()
-            yield _delta(verifier.add("\n### 概述\n"))
+            yield _delta(verifier.add(f"\n{LLM_OVERVIEW_HEADING}\n"))
             outline = outline_for_overview(digest, numbered, _OVERVIEW_ITEMS)
             prompt = SUMMARY_OVERVIEW_PROMPT.format(label=label, count=outline.count("\n") + 1, outline=outline)
             overview_from = len(verifier.checks)

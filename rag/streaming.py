@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass
 
 from rag.records import Citation
-from rag.verify import CITATION_RE, Verifier
+from rag.verify import CITATION_RE, SENTENCE_END, Verifier
 
 _SENTENCE_END_RE = re.compile(
-    r"[。！？；!?;]+[”’」』)）]*(?:[ \t\u3000]*[\[［【][0-9０-９,，、\s]*[\]］】])*"
+    rf"{SENTENCE_END}+[”’」』)）]*(?:[ \t\u3000]*[\[［【][0-9０-９,，、\s]*[\]］】])*"
 )
 # What may still follow a sentence end and belong to it: spaces, or the start of a marker.
 _STILL_OPEN = " \t\u3000[［【"
