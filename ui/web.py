@@ -48,6 +48,8 @@ LLM_CHOICES = [("自动选择", "auto")] + [(render.LLM_LABELS.get(name, name) +
 ALL_MONTHS = ""
 # How often a waiting handler yields, so that stop and a closed tab are noticed within this time.
 POLL_SECONDS = 0.25
+# How long the stop button's update waits for the cancelled answer to close.
+STOP_WAIT_SECONDS = 5.0
 
 # Outputs of every handler that changes the conversation, in this order.
 CHAT_OUTPUTS = ("chatbot", "turns", "conversation", "sources", "question", "conversations", "export")
@@ -121,6 +123,8 @@ class WebHandlers:
         if history is not None:
             self.history = history
         self.export_dir = Path(tempfile.mkdtemp(prefix="heluo-export-"))
+        # Conversation id -> set when its answer stream has closed (see `stopped`).
+        self._streams: dict[str, threading.Event] = {}
 
     @cached_property
     def history(self) -> HistoryStore:
@@ -193,6 +197,7 @@ class WebHandlers:
         documents = self.documents()
         stream = BackgroundStream(events)
         saved, streamed, cited = False, "", {}
+        closed = threading.Event()
         try:
             for event in stream.poll(POLL_SECONDS):
                 if not saved and event is not None:  # the question passed validation: it is a turn now
@@ -201,6 +206,7 @@ class WebHandlers:
                     turn = replace(turn, number=number)
                     turns = [*turns, turn]
                     self.history.save_turn(conversation, turn)
+                    self._streams[conversation] = closed
                     saved = True
                     listing = self._listing(conversation)
                 else:
@@ -231,9 +237,20 @@ class WebHandlers:
             stream.close()  # stop pressed, tab closed, or done: the answer stream (and its LLM) stops
             if saved and turn.answer is None:
                 self.history.save_turn(conversation, replace(turn, partial=streamed))
+            closed.set()
+            if saved and self._streams.get(conversation) is closed:
+                del self._streams[conversation]
 
-    def stopped(self, chat: list, turns: list[SavedTurn]) -> list[dict]:
-        """The stop button: the unfinished answer stays on screen, marked as stopped."""
+    def stopped(self, chat: list, turns: list[SavedTurn], conversation: str | None = None) -> list[dict]:
+        """The stop button: the unfinished answer stays on screen, marked as stopped.
+
+        Gradio cancels the answer in a parallel event, so an update the answer sent just before it
+        was cancelled could land after this one and hide the mark: wait (briefly) until the
+        conversation's answer stream has closed, so this update is the last.
+        """
+        stream = self._streams.get(conversation) if conversation else None
+        if stream is not None:
+            stream.wait(STOP_WAIT_SECONDS)
         messages = _messages(chat)
         if messages and messages[-1]["role"] == "assistant" and turns and turns[-1].answer is None:
             messages[-1] = {"role": "assistant", "content": render.stopped_message(turns[-1].partial)}
@@ -504,7 +521,7 @@ def build_app(assistant: Assistant, settings: Settings, history: HistoryStore | 
         ]
         for generation in generations:
             generation.then(**idle)
-        stop.click(handlers.stopped, [chatbot, turns], [chatbot], cancels=generations, api_name="stop").then(**idle)
+        stop.click(handlers.stopped, [chatbot, turns, conversation], [chatbot], cancels=generations, api_name="stop").then(**idle)
 
         new.click(handlers.new_conversation, None, chat_outputs, api_name="new_conversation")
         chatbot.clear(handlers.new_conversation, None, chat_outputs, api_visibility="private")
