@@ -48,8 +48,6 @@ LLM_CHOICES = [("自动选择", "auto")] + [(render.LLM_LABELS.get(name, name) +
 ALL_MONTHS = ""
 # How often a waiting handler yields, so that stop and a closed tab are noticed within this time.
 POLL_SECONDS = 0.25
-# How long the stop button's update waits for the cancelled answer to close.
-STOP_WAIT_SECONDS = 5.0
 
 # Outputs of every handler that changes the conversation, in this order.
 CHAT_OUTPUTS = ("chatbot", "turns", "conversation", "sources", "question", "conversations", "export")
@@ -123,7 +121,7 @@ class WebHandlers:
         if history is not None:
             self.history = history
         self.export_dir = Path(tempfile.mkdtemp(prefix="heluo-export-"))
-        # Conversation id -> set when its answer stream has closed (see `stopped`).
+        # Conversation id -> its answer being written; set when the stop button was pressed.
         self._streams: dict[str, threading.Event] = {}
 
     @cached_property
@@ -197,16 +195,18 @@ class WebHandlers:
         documents = self.documents()
         stream = BackgroundStream(events)
         saved, streamed, cited = False, "", {}
-        closed = threading.Event()
+        stop_pressed = threading.Event()
         try:
             for event in stream.poll(POLL_SECONDS):
+                if stop_pressed.is_set():
+                    return
                 if not saved and event is not None:  # the question passed validation: it is a turn now
                     conversation = conversation or self.history.create(turn.question).id
                     number = turn.number or self.history.next_number(conversation)
                     turn = replace(turn, number=number)
                     turns = [*turns, turn]
                     self.history.save_turn(conversation, turn)
-                    self._streams[conversation] = closed
+                    self._streams[conversation] = stop_pressed
                     saved = True
                     listing = self._listing(conversation)
                 else:
@@ -237,20 +237,17 @@ class WebHandlers:
             stream.close()  # stop pressed, tab closed, or done: the answer stream (and its LLM) stops
             if saved and turn.answer is None:
                 self.history.save_turn(conversation, replace(turn, partial=streamed))
-            closed.set()
-            if saved and self._streams.get(conversation) is closed:
+            if saved and self._streams.get(conversation) is stop_pressed:
                 del self._streams[conversation]
 
     def stopped(self, chat: list, turns: list[SavedTurn], conversation: str | None = None) -> list[dict]:
         """The stop button: the unfinished answer stays on screen, marked as stopped.
 
-        Gradio cancels the answer in a parallel event, so an update the answer sent just before it
-        was cancelled could land after this one and hide the mark: wait (briefly) until the
-        conversation's answer stream has closed, so this update is the last.
+        Gradio cancels the answer in a parallel event, so the answer could still send an update after
+        this one and hide the mark: the answer of this conversation is told to send nothing more.
         """
-        stream = self._streams.get(conversation) if conversation else None
-        if stream is not None:
-            stream.wait(STOP_WAIT_SECONDS)
+        if conversation in self._streams:
+            self._streams[conversation].set()
         messages = _messages(chat)
         if messages and messages[-1]["role"] == "assistant" and turns and turns[-1].answer is None:
             messages[-1] = {"role": "assistant", "content": render.stopped_message(turns[-1].partial)}
