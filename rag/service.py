@@ -277,6 +277,7 @@ class Assistant:
         sentences = SentenceStream(verifier)
         bounded: BoundedStream | None = None
         pieces: Iterator[str] | None = None
+        yield Delta("")  # the model is starting (the first time, loading): a consumer may close the stream here
         try:
             model = self._chat_model(chat_backend(name, self.settings))
             bounded = BoundedStream(_limited(model, budget).stream(prompt), budget)
