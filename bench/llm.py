@@ -215,8 +215,8 @@ def print_table(results: dict) -> None:
         for month, run in months.items():
             kept = "yes" if run["llm"] != "extractive" else "no"
             print(f"{' ' * len(name)}  {month} {_s(run['first_text_ms']):>10}   {_s(run['total_ms']):>9}   {kept:>13}   {str(run['repeats_itself']):>14}   {'；'.join(run['notices'])}")
-            if run["overview"]:
-                print(f"{' ' * len(name)}    {run['overview']}")
+            for line in run["overview"].splitlines():
+                print(f"{' ' * len(name)}    {line}")
 
 
 def print_overall(results: dict) -> None:
