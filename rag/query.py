@@ -11,7 +11,7 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from ingest.textutil import normalize_spaces
@@ -128,6 +128,7 @@ _PERIOD = re.compile(
     """,
     re.VERBOSE,
 )
+_AS_OF = re.compile(r"(?:截至|截止|截止到)\s*$")
 _RANGE_CONNECTOR = re.compile(r"^(?:到|至|~|～|-|—|–|－|——)$")
 _JOIN_CONNECTOR = re.compile(r"^(?:和|与|及|以及|、|跟|同|,|，|或|或者|还有|对比|比较)$")
 
@@ -139,13 +140,17 @@ _QUARTER_NAMES = {1: "一", 2: "二", 3: "三", 4: "四"}
 @dataclass(frozen=True)
 class _Period:
     """One resolved period. `within_month`: a month or part of it, kept as asked even if uncovered.
-    `filtered`: False for statistical periods ("1-11月") that must not become a date filter."""
+    `filtered`: False for statistical periods ("1-11月") that must not become a date filter.
+    `reported_later`: a year, half-year or quarter, or a date a figure stands "as of" ("截至7月24日"):
+    a bulletin dates its items by their events, but a news article or notice reports such a period
+    after it ends, so for those documents the filter stays open after it."""
 
     start: date
     end: date
     label: str
     within_month: bool
     filtered: bool = True
+    reported_later: bool = False
 
 
 @dataclass(frozen=True)
@@ -247,18 +252,18 @@ def _period_of(match: re.Match, context: _Context) -> _Period | None:
         quarter = _number(match.group("quarter"))
         first = quarter * 3 - 2
         label = f"{year}年第{_QUARTER_NAMES[quarter]}季度"
-        return _Period(date(year, first, 1), _month_end(year, first + 2), label, within_month=False)
+        return _Period(date(year, first, 1), _month_end(year, first + 2), label, within_month=False, reported_later=True)
     if match.group("half"):
         year = _resolve_year(match, None, context)
         if year is None:
             return None
         first = 1 if match.group("half") == "上半年" else 7
         label = f"{year}年{match.group('half')}"
-        return _Period(date(year, first, 1), _month_end(year, first + 5), label, within_month=False)
+        return _Period(date(year, first, 1), _month_end(year, first + 5), label, within_month=False, reported_later=True)
     year = _resolve_year(match, None, context)
     if year is None:
         return None
-    return _Period(date(year, 1, 1), date(year, 12, 31), f"{year}年", within_month=False)
+    return _Period(date(year, 1, 1), date(year, 12, 31), f"{year}年", within_month=False, reported_later=True)
 
 
 def _month_period(match: re.Match, context: _Context) -> _Period | None:
@@ -305,6 +310,8 @@ def _find_mentions(text: str, context: _Context) -> list[_Mention]:
     for match in matches:
         period = _period_of(match, context)
         if period is not None:
+            if _AS_OF.search(text[max(0, match.start() - 3) : match.start()]):
+                period = replace(period, reported_later=True)
             mentions.append(_Mention(match.start(), match.end(), period))
     return mentions
 
@@ -384,6 +391,8 @@ def _filter_of(period: _Period, context: _Context) -> _Filter:
     if not period.filtered:
         return _Filter(None, None, ())
     date_from, date_to = period.start.isoformat(), period.end.isoformat()
+    if period.reported_later and context.catalog.dated_months:
+        date_to = None
     asked = _months_between(period.start, period.end)
     if period.within_month:
         return _Filter(date_from, date_to, asked)
@@ -563,7 +572,8 @@ def _combined(filters: list[_Filter]) -> tuple[str | None, str | None, tuple[str
     months = tuple(sorted({month for f in filters for month in f.months}))
     if any(f.date_from is None for f in filters):
         return None, None, months
-    return min(f.date_from for f in filters), max(f.date_to for f in filters), months
+    ends = [f.date_to for f in filters]
+    return min(f.date_from for f in filters), None if None in ends else max(ends), months
 
 
 # ---------------------------------------------------------------------------------------------

@@ -154,8 +154,12 @@ class Assistant:
         ordered = [h for h in candidates if h.item.item_id in answering] + [h for h in candidates if h.item.item_id not in answering]
         hits = ordered[: k * max(1, len(query.sub_questions))]
         retrieve_ms = _ms(started)
-        if query.intent == "list" and supported and query.date_from and query.date_to and not query.sub_questions:
-            supported = self._listed(query, hits) or supported
+        listed = self._listed(query, hits) if query.intent == "list" and supported and query.date_from and query.date_to and not query.sub_questions else []
+        if listed:
+            supported = listed
+        elif query.intent == "list":
+            # "李俊升在哪些医院工作过": the list stands in the sentences of one item, not one line per item.
+            query = replace(query, intent="answer")
         if not supported:
             refusal = Answer(question, REFUSAL, True, name, retrieved=hits, query=query, notices=list(query.notes))
             yield from self._emit(refusal, started, retrieve_ms)
@@ -377,8 +381,7 @@ class Assistant:
         for match in _NAMED_REPORT.finditer(normalize_spaces(question)):
             year = match.group("year")
             government = (match.group("after") or match.group("before") or "").replace("的", "")
-            named = f"{government}政府工作报告" if government else "政府工作报告"
-            if not any(y == year and named in title for y, title in self._reports):
+            if not any(y == year and _names_report(government, title) for y, title in self._reports):
                 available = "、".join(f"{title}" for _, title in self._reports) or "无"
                 return f"语料中没有{year}年的{government}政府工作报告，无法回答。现有政府工作报告：{available}。"
         return None
@@ -396,6 +399,15 @@ class Assistant:
         answer.timings_ms = {"retrieve": retrieve_ms, "generate": 0.0, "total": _ms(started)}
         yield Delta(answer.text)
         yield Done(answer)
+
+
+def _names_report(government: str, title: str) -> bool:
+    """Whether a report's title is the named government's: a district or county by its own name
+    ("洛阳涧西区" is "洛阳市涧西区"'s), a city by its whole name ("洛阳市", not its districts')."""
+    if not government:
+        return "政府工作报告" in title
+    names = [government[-n:] for n in (3, 4) if government[-1] in "区县" and len(government) >= n] or [government]
+    return any(f"{name}政府工作报告" in title or f"{name}人民政府工作报告" in title for name in names)
 
 
 def _final(events: Iterator[Event]) -> Answer:
