@@ -7,13 +7,14 @@ new version here, and the next ingest reconciles Chroma against it.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import MISSING, astuple, fields
 from pathlib import Path
 
-from ingest.records import Chunk, Document, Item
+from ingest.records import ITEM_HASH_CHARS, Chunk, Document, Item
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -27,6 +28,8 @@ CREATE TABLE IF NOT EXISTS items (
   line_end INTEGER NOT NULL, date TEXT, date_end TEXT
 );
 CREATE INDEX IF NOT EXISTS items_file ON items(file, position);
+-- The content hash ending an item id (records.ITEM_HASH_CHARS = 10): revisions look items up by it.
+CREATE INDEX IF NOT EXISTS items_content ON items(substr(item_id, -10));
 CREATE TABLE IF NOT EXISTS chunks (
   chunk_id TEXT PRIMARY KEY, item_id TEXT NOT NULL, file TEXT NOT NULL, ordinal INTEGER NOT NULL,
   text TEXT NOT NULL, tokens INTEGER NOT NULL
@@ -36,6 +39,8 @@ CREATE INDEX IF NOT EXISTS chunks_file ON chunks(file);
 
 def _sql_literal(value: object) -> str:
     """A column default as SQL (ALTER TABLE takes no bound parameters)."""
+    if isinstance(value, (tuple, list)):
+        value = json.dumps(list(value), ensure_ascii=False)
     if value is None:
         return "NULL"
     if isinstance(value, bool):
@@ -48,6 +53,24 @@ def _sql_literal(value: object) -> str:
 _ITEM_COLUMNS = [f.name for f in fields(Item)]
 _CHUNK_COLUMNS = [f.name for f in fields(Chunk)]
 _DOCUMENT_COLUMNS = [f.name for f in fields(Document)]
+
+
+def _json_positions(record: type) -> frozenset[int]:
+    """Columns of a record's tuple fields (default ()), stored as JSON text."""
+    return frozenset(i for i, f in enumerate(fields(record)) if isinstance(f.default, tuple))
+
+
+_JSON_POSITIONS = {record: _json_positions(record) for record in (Document, Item, Chunk)}
+
+
+def _to_row(record) -> tuple:
+    positions = _JSON_POSITIONS[type(record)]
+    return tuple(json.dumps(list(v), ensure_ascii=False) if i in positions else v for i, v in enumerate(astuple(record)))
+
+
+def _from_row(record: type, row: Sequence):
+    positions = _JSON_POSITIONS[record]
+    return record(*(tuple(json.loads(v or "[]")) if i in positions else v for i, v in enumerate(row)))
 
 
 class Catalog:
@@ -75,7 +98,7 @@ class Catalog:
     # -- reads ---------------------------------------------------------------------------------
     def documents(self) -> list[Document]:
         rows = self._query(f"SELECT {','.join(_DOCUMENT_COLUMNS)} FROM documents ORDER BY file")
-        return [Document(*row) for row in rows]
+        return [_from_row(Document, row) for row in rows]
 
     def fingerprints(self) -> dict[str, tuple[str, str]]:
         """file -> (fingerprint, source path)."""
@@ -92,7 +115,7 @@ class Catalog:
             args.append(month)
         if conditions:
             sql += " WHERE " + " AND ".join(conditions)
-        return [Item(*row) for row in self._query(sql + " ORDER BY file, position", args)]
+        return [_from_row(Item, row) for row in self._query(sql + " ORDER BY file, position", args)]
 
     def items_by_id(self, item_ids: Iterable[str]) -> dict[str, Item]:
         ids = list(dict.fromkeys(item_ids))
@@ -100,11 +123,24 @@ class Catalog:
         for start in range(0, len(ids), 500):
             batch = ids[start : start + 500]
             sql = f"SELECT {','.join(_ITEM_COLUMNS)} FROM items WHERE item_id IN ({','.join('?' * len(batch))})"
-            found.update((row[0], Item(*row)) for row in self._query(sql, batch))
+            found.update((row[0], _from_row(Item, row)) for row in self._query(sql, batch))
+        return found
+
+    def files_sharing_items(self, content_hashes: set[str]) -> dict[str, int]:
+        """file -> how many of its items have one of these content hashes (the tail of an item id)."""
+        found: dict[str, int] = {}
+        hashes = sorted(content_hashes)
+        for start in range(0, len(hashes), 500):
+            batch = hashes[start : start + 500]
+            sql = (
+                f"SELECT file, COUNT(*) FROM items WHERE substr(item_id, -{ITEM_HASH_CHARS}) IN ({','.join('?' * len(batch))}) GROUP BY file"
+            )
+            for file, count in self._query(sql, batch):
+                found[file] = found.get(file, 0) + count
         return found
 
     def chunks(self) -> list[Chunk]:
-        return [Chunk(*row) for row in self._query(f"SELECT {','.join(_CHUNK_COLUMNS)} FROM chunks ORDER BY chunk_id")]
+        return [_from_row(Chunk, row) for row in self._query(f"SELECT {','.join(_CHUNK_COLUMNS)} FROM chunks ORDER BY chunk_id")]
 
     def chunk_ids(self, file: str | None = None) -> set[str]:
         if file is None:
@@ -129,10 +165,10 @@ class Catalog:
                 self._delete_file_rows(document.file)
                 self._db.execute(
                     f"INSERT INTO documents ({','.join(_DOCUMENT_COLUMNS)}, source, fingerprint, encoding) VALUES ({','.join('?' * (len(_DOCUMENT_COLUMNS) + 3))})",
-                    (*astuple(document), source, fingerprint, encoding),
+                    (*_to_row(document), source, fingerprint, encoding),
                 )
-                self._db.executemany(f"INSERT INTO items ({','.join(_ITEM_COLUMNS)}) VALUES ({','.join('?' * len(_ITEM_COLUMNS))})", [astuple(i) for i in items])
-                self._db.executemany(f"INSERT INTO chunks ({','.join(_CHUNK_COLUMNS)}) VALUES ({','.join('?' * len(_CHUNK_COLUMNS))})", [astuple(c) for c in chunks])
+                self._db.executemany(f"INSERT INTO items ({','.join(_ITEM_COLUMNS)}) VALUES ({','.join('?' * len(_ITEM_COLUMNS))})", [_to_row(i) for i in items])
+                self._db.executemany(f"INSERT INTO chunks ({','.join(_CHUNK_COLUMNS)}) VALUES ({','.join('?' * len(_CHUNK_COLUMNS))})", [_to_row(c) for c in chunks])
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")

@@ -19,15 +19,22 @@ from pathlib import Path
 
 from ingest.catalog import Catalog
 from ingest.chunk import chunk_item
-from ingest.decode import UnreadableDocument, read_document
+from ingest import revisions
+from ingest.decode import UnreadableDocument
 from ingest.embedder import CachedEmbedder, load_embedder
-from ingest.parse import DOCUMENT_SUFFIXES, load_manifest, parse_text
-from ingest.records import Chunk, Document, Item, make_item_id
+from ingest.parse import MANIFEST_NAME, load_manifest, parse_text
+from ingest.readers import unsupported_reason
+from ingest.readers.cache import read_cached, readers_version
+from ingest.readers.records import Extracted
+from ingest.records import Chunk, Document, Item, ParsedDocument, make_item_id
 from ingest.store import VectorStore
+from ingest.untrusted import flagged_sentences
 from rag.settings import Settings
 
 # A change to any of these modules changes what ingest produces, so it re-processes every file.
-_PIPELINE_MODULES = ("bulletin", "report", "generic", "parse", "chunk", "cndate", "textutil", "records", "store")
+_PIPELINE_MODULES = (
+    "bulletin", "report", "generic", "docdate", "parse", "chunk", "cndate", "textutil", "records", "store", "untrusted",
+)
 
 Progress = Callable[[str, int, int], None]  # (message, done, total)
 
@@ -39,6 +46,11 @@ class IngestReport:
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    # Files not read at all (unsupported type, too large, a subfolder, hidden), with why.
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (file, indexed file with the same bytes)
+    superseded: list[tuple[str, str]] = field(default_factory=list)  # (old version, the revision that replaced it)
+    replaced: list[tuple[str, str]] = field(default_factory=list)  # (revision, the indexed document it replaced)
     repaired_vectors: int = 0
     embedded: int = 0
     documents: int = 0
@@ -84,22 +96,41 @@ def pipeline_fingerprint(settings: Settings) -> str:
     digest = hashlib.sha256()
     for module in _PIPELINE_MODULES:
         digest.update((here / f"{module}.py").read_bytes())
+    digest.update(readers_version().encode())
     digest.update(f"{settings.chunk_tokens}/{settings.chunk_overlap_tokens}/{settings.embedder}".encode())
     return digest.hexdigest()[:16]
 
 
-def discover(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
-    """(document files, folders scanned). Folders contribute their .txt/.md files, not recursively."""
+def discover(paths: Sequence[Path], skipped: list[tuple[str, str]] | None = None) -> tuple[list[Path], list[Path]]:
+    """(document files, folders scanned). Folders contribute their readable files, not recursively;
+    everything in a folder that is not ingested is listed in `skipped` with the reason."""
     files, folders = [], []
+    skipped = skipped if skipped is not None else []
     for path in paths:
         if path.is_dir():
             folders.append(path.resolve())
-            files.extend(sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in DOCUMENT_SUFFIXES))
+            for entry in sorted(path.iterdir()):
+                reason = _skip_reason(entry)
+                if reason is None:
+                    files.append(entry)
+                elif reason:
+                    skipped.append((entry.name, reason))
         elif path.is_file():
             files.append(path)
         else:
             raise ValueError(f"{path}: 路径不存在 (no such file or folder)")
     return files, folders
+
+
+def _skip_reason(entry: Path) -> str | None:
+    """None: ingest it; "": pass over it silently (the manifest, hidden files); else why not."""
+    if entry.name == MANIFEST_NAME or entry.name.startswith((".", "~$")):
+        return ""
+    if entry.is_dir():
+        return "是子文件夹，不会递归导入；请单独导入该文件夹"
+    if not entry.is_file():
+        return "不是普通文件"
+    return unsupported_reason(entry)
 
 
 def ingest(paths: Sequence[Path], settings: Settings, progress: Progress | None = None) -> IngestReport:
@@ -108,19 +139,21 @@ def ingest(paths: Sequence[Path], settings: Settings, progress: Progress | None 
     report = IngestReport()
     with index.writing():
         _timed(report, "repair", lambda: _repair_vectors(index, report))
-        files, folders = discover(paths)
+        files, folders = discover(paths, report.skipped)
         known = index.catalog.fingerprints()
         pipeline = pipeline_fingerprint(settings)
         manifests = {folder: load_manifest(folder) for folder in {f.parent.resolve() for f in files}}
+        documents = revisions.KnownDocuments(index.catalog)
         seen = set()
         for number, path in enumerate(files, start=1):
             if progress:
                 progress(f"{path.name}", number - 1, len(files))
             seen.add(path.name)
             override = manifests[path.parent.resolve()].get(path.name)
-            _ingest_file(index, path, override, pipeline, known.get(path.name), report, progress)
+            _ingest_file(index, documents, path, override, pipeline, known.get(path.name), report, progress)
+        replaced = {old for _, old in report.replaced}
         for file, (_fingerprint, source) in known.items():
-            if file not in seen and Path(source).parent in folders and not Path(source).exists():
+            if file not in seen and file not in replaced and Path(source).parent in folders and not Path(source).exists():
                 _timed(report, "remove", lambda file=file: _remove_file(index, file))
                 report.removed.append(file)
         if progress:
@@ -140,8 +173,72 @@ def remove_document(file: str, settings: Settings) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A file read and parsed, ready to be chunked, embedded and stored."""
+
+    parsed: ParsedDocument
+    items: list[Item]
+    extracted: Extracted
+    sha: str
+    fingerprint: str
+    previous: list[Document]  # the indexed versions it updates or replaces
+
+
+@dataclass(frozen=True)
+class FilePlan:
+    """What ingesting one file will do, decided before anything is written (the UI shows it and
+    asks before a replacement). action: unchanged | duplicate | superseded | failed | conflict |
+    add | update | replace (`other` is the replaced, duplicated or conflicting indexed file)."""
+
+    path: Path
+    action: str
+    message: str = ""
+    other: str | None = None
+    prepared: _Prepared | None = field(default=None, repr=False)
+
+
+def plan_file(
+    index: Index, documents: revisions.KnownDocuments, path: Path, override: dict | None, pipeline: str, known: tuple[str, str] | None
+) -> FilePlan:
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        return FilePlan(path, "failed", f"无法读取文件 ({error.strerror or error})")
+    sha = hashlib.sha256(raw).hexdigest()
+    fingerprint = hashlib.sha256(f"{sha}/{pipeline}/{json.dumps(override, sort_keys=True)}".encode()).hexdigest()[:24]
+    if known and known[0] == fingerprint:
+        return FilePlan(path, "unchanged")
+    early = documents.before_reading(path.name, sha)
+    if early is not None:
+        return FilePlan(path, early.action, early.why, early.other)
+    try:
+        parsed, items, extracted = read_and_parse(path, raw, sha, override, index.settings)
+    except (UnreadableDocument, ValueError) as error:
+        # The file's previous version, if any, stays indexed: bad input never loses data.
+        return FilePlan(path, "failed", str(error))
+    decision = documents.after_parsing(path.name, path, parsed.meta, [i.item_id for i in items])
+    if decision.action == "conflict":
+        return FilePlan(path, "conflict", decision.why, decision.other)
+    previous = [documents.by_file[f] for f in (path.name, decision.replaces) if f in documents.by_file]
+    action = "replace" if decision.replaces else "update" if path.name in documents.by_file else "add"
+    return FilePlan(path, action, decision.why, decision.replaces, _Prepared(parsed, items, extracted, sha, fingerprint, previous))
+
+
+def preview(paths: Sequence[Path], settings: Settings) -> list[FilePlan]:
+    """What `ingest(paths)` would do to each file, without writing anything (the upload asks first)."""
+    index = Index(settings)
+    files, _folders = discover(paths)
+    known = index.catalog.fingerprints()
+    pipeline = pipeline_fingerprint(settings)
+    documents = revisions.KnownDocuments(index.catalog)
+    manifests = {folder: load_manifest(folder) for folder in {f.parent for f in files}}
+    return [plan_file(index, documents, path, manifests[path.parent].get(path.name), pipeline, known.get(path.name)) for path in files]
+
+
 def _ingest_file(
     index: Index,
+    documents: revisions.KnownDocuments,
     path: Path,
     override: dict | None,
     pipeline: str,
@@ -149,40 +246,58 @@ def _ingest_file(
     report: IngestReport,
     progress: Progress | None,
 ) -> None:
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        report.failed.append((path.name, f"无法读取文件 ({error.strerror or error})"))
-        return
-    sha = hashlib.sha256(raw).hexdigest()
-    fingerprint = hashlib.sha256(f"{sha}/{pipeline}/{json.dumps(override, sort_keys=True)}".encode()).hexdigest()[:24]
-    if known and known[0] == fingerprint:
+    plan = _timed(report, "parse", lambda: plan_file(index, documents, path, override, pipeline, known))
+    if plan.action == "unchanged":
         report.unchanged.append(path.name)
-        return
-    try:
-        text, encoding = read_document(path)
-        parsed = _timed(report, "parse", lambda: parse_text(text, path.name, override))
-    except (UnreadableDocument, ValueError) as error:
-        # The file's previous version, if any, stays indexed: bad input never loses data.
-        report.failed.append((path.name, str(error)))
-        return
-    items = [
-        Item(
-            item_id=make_item_id(path.name, position, p.title, p.text),
-            file=path.name,
-            kind=parsed.meta.kind,
-            position=position,
-            section=p.section,
-            title=p.title,
-            text=p.text,
-            line_start=p.line_start,
-            line_end=p.line_end,
-            date=p.date,
-            date_end=p.date_end,
+    elif plan.action == "duplicate":
+        report.duplicates.append((path.name, plan.other or ""))
+    elif plan.action == "superseded":
+        report.superseded.append((path.name, plan.other or ""))
+    elif plan.action in ("failed", "conflict"):
+        report.failed.append((path.name, plan.message))
+    else:
+        documents.add(_store_document(index, path, plan.prepared, report, progress), str(path.resolve()))
+        if plan.action == "replace" and plan.other:
+            _timed(report, "remove", lambda: _remove_file(index, plan.other))
+            documents.remove(plan.other)
+            report.replaced.append((path.name, plan.other))
+            if plan.other in report.added:  # added earlier in this run, then replaced by its revision
+                report.added.remove(plan.other)
+        (report.updated if known else report.added).append(path.name)
+
+
+def read_and_parse(path: Path, raw: bytes, sha: str, override: dict | None, settings: Settings) -> tuple[ParsedDocument, list[Item], Extracted]:
+    """(parsed document, its items with ids and pages, the extracted text) of one file's bytes."""
+    extracted = read_cached(path, raw, sha, settings.ingest_limits, settings.cache_dir)
+    parsed = parse_text(extracted.text, path.name, override)
+    items = []
+    for position, p in enumerate(parsed.items):
+        page, page_end = extracted.page_span(p.line_start, p.line_end)
+        items.append(
+            Item(
+                item_id=make_item_id(path.name, position, p.title, p.text),
+                file=path.name,
+                kind=parsed.meta.kind,
+                position=position,
+                section=p.section,
+                title=p.title,
+                text=p.text,
+                line_start=p.line_start,
+                line_end=p.line_end,
+                date=p.date,
+                date_end=p.date_end,
+                page=page,
+                page_end=page_end,
+                flagged=flagged_sentences(p.text, p.title),
+            )
         )
-        for position, p in enumerate(parsed.items)
-    ]
+    return parsed, items, extracted
+
+
+def _store_document(index: Index, path: Path, prepared: _Prepared, report: IngestReport, progress: Progress | None) -> Document:
+    """Chunk, embed and write one parsed file (vectors first, then its catalog rows, then stale vectors out)."""
     settings = index.settings
+    parsed, items, extracted = prepared.parsed, prepared.items, prepared.extracted
     chunks = _timed(
         report,
         "chunk",
@@ -190,7 +305,7 @@ def _ingest_file(
     )
     by_id = {item.item_id: item for item in items}
     vectors = _timed(report, "embed", lambda: _embed_with_progress(index, chunks, path.name, progress))
-    previous = index.catalog.chunk_ids(path.name)
+    stale = index.catalog.chunk_ids(path.name)
     new_ids = {c.chunk_id for c in chunks}
     _timed(report, "store", lambda: index.store.upsert(chunks, vectors, by_id, {path.name: parsed.meta.period}))
     document = Document(
@@ -199,17 +314,22 @@ def _ingest_file(
         title=parsed.meta.title,
         period=parsed.meta.period,
         evidence=parsed.meta.evidence,
-        sha256=sha,
+        sha256=prepared.sha,
         items=len(items),
+        pages=extracted.pages,
+        format=extracted.format,
+        supersedes=revisions.supersedes_json(path.name, prepared.previous),
     )
     _timed(
         report,
         "catalog",
-        lambda: index.catalog.replace_file(document, items, chunks, source=str(path.resolve()), fingerprint=fingerprint, encoding=encoding),
+        lambda: index.catalog.replace_file(
+            document, items, chunks, source=str(path.resolve()), fingerprint=prepared.fingerprint, encoding=extracted.format
+        ),
     )
     # Only now that the catalog points at the new chunks may the old vectors go.
-    _timed(report, "store", lambda: index.store.delete(sorted(previous - new_ids)))
-    (report.updated if known else report.added).append(path.name)
+    _timed(report, "store", lambda: index.store.delete(sorted(stale - new_ids)))
+    return document
 
 
 def _embed_with_progress(index: Index, chunks: list[Chunk], name: str, progress: Progress | None):

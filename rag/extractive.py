@@ -44,8 +44,9 @@ def candidate_sentences(item: Item) -> list[str]:
 
 
 def _sentences(item: Item) -> list[str]:
-    """The item's sentences long enough to stand alone in an answer."""
-    return [s for s in split_sentences(item.text) if len(s) >= _MIN_SENTENCE_CHARS]
+    """The item's sentences long enough to stand alone in an answer, none that ingest flagged as instructions."""
+    flagged = set(item.flagged)
+    return [s for s in split_sentences(item.text) if len(s) >= _MIN_SENTENCE_CHARS and s not in flagged]
 
 
 def sentence_score(question: QuestionTerms, sentence: str, context: str = "") -> float:
@@ -65,7 +66,7 @@ def best_sentences(question: str, item: Item, limit: int = 2, weights: TermWeigh
     terms = read_question(question, weights)
     sentences = _sentences(item)
     if not sentences:
-        return [item.text.strip()] if item.text.strip() else []
+        return [item.text.strip()] if item.text.strip() and not item.flagged else []
     scores = [sentence_score(terms, s, item_context(item)) for s in sentences]
     ranked = sorted(range(len(sentences)), key=lambda i: (-scores[i], i))
     chosen = [i for i in ranked[:limit] if scores[i] > 0]
@@ -88,9 +89,9 @@ def extractive_answer(
     """
     if intent == "list":
         lines = [
-            f"- {_headline(question, item)}：{best_sentences(question, item, 1, weights)[0]}[{n}]"
+            f"- {_headline(question, item)}：{best[0]}[{n}]"
             for n, item in sources
-            if item.text.strip()
+            if (best := best_sentences(question, item, 1, weights))
         ]
     else:
         # A question in several parts ("2月和12月分别…") gets the best sentences of each part.

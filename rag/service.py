@@ -16,6 +16,7 @@ from functools import cached_property
 from ingest.index import Index
 from ingest.records import Document, Item
 from ingest.textutil import normalize_spaces
+from ingest.untrusted import without_flagged
 from rag.digest import build_digest, month_label, outline_for_overview, render_digest
 from rag.evidence import Evidence, QuestionTerms, assess, read_question
 from rag.extractive import candidate_sentences, extractive_answer
@@ -152,7 +153,7 @@ class Assistant:
         # Evidence is the second ranking stage: items that answer come first, in retrieval order.
         answering = {hit.item.item_id for hit in supported}
         ordered = [h for h in candidates if h.item.item_id in answering] + [h for h in candidates if h.item.item_id not in answering]
-        hits = ordered[: k * max(1, len(query.sub_questions))]
+        hits = _in_rank_order(ordered[: k * max(1, len(query.sub_questions))])
         retrieve_ms = _ms(started)
         listed = self._listed(query, hits) if query.intent == "list" and supported and query.date_from and query.date_to and not query.sub_questions else []
         if listed:
@@ -243,14 +244,20 @@ class Assistant:
                 yield Delta("\n\n[LLM 无法连接，改用抽取式回答]\n\n")
             else:
                 answer = self._verified(query, text, [(n, item) for n, item, _ in packed], name, notices)
-                if not answer.refused and answer.fidelity >= MIN_LLM_FIDELITY:
+                # An answer that repeats a source's injected instructions shows the model obeyed them.
+                obeyed = any(check.echoes_flagged for check in answer.checks)
+                if not answer.refused and answer.fidelity >= MIN_LLM_FIDELITY and not obeyed:
                     return answer
                 # Retrieval found items that answer the question, so a small model's refusal, or an
                 # answer most of whose sentences the sources do not support, is not the last word:
                 # show what the sources say, and say why.
                 reason = "未能作答" if answer.refused else f"的回答多数句子无法核实（忠实度 {answer.fidelity:.2f}）"
+                if obeyed:
+                    reason = "的回答复述了资料中疑似注入的指令"
                 notices.append(f"LLM（{name}）{reason}，以下为资料原文摘录")
                 yield Delta(f"\n\n[LLM {reason}，以下为资料原文摘录]\n\n")
+        # An item all of whose text ingest flagged as instructions has nothing to quote.
+        hits = [hit for hit in hits if without_flagged(hit.item.text, hit.item.flagged).strip()]
         sources = [(n, hit.item) for n, hit in enumerate(hits[: max(_EXTRACTIVE_SOURCES, len(query.sub_questions) * 2)], start=1)]
         if query.intent == "list":
             sources = [(n, hit.item) for n, hit in enumerate(hits, start=1)]
@@ -408,6 +415,17 @@ def _names_report(government: str, title: str) -> bool:
         return "政府工作报告" in title
     names = [government[-n:] for n in (3, 4) if government[-1] in "区县" and len(government) >= n] or [government]
     return any(f"{name}政府工作报告" in title or f"{name}人民政府工作报告" in title for name in names)
+
+
+def _in_rank_order(hits: Sequence[Hit]) -> list[Hit]:
+    """Hits whose scores follow their order once evidence has moved answering items up: a hit scores at
+    least as much as any hit it now ranks above (callers read `score` as the rank order)."""
+    floor = float("-inf")
+    lifted = []
+    for hit in reversed(hits):
+        floor = max(floor, hit.score)
+        lifted.append(hit if hit.score == floor else replace(hit, score=floor))
+    return lifted[::-1]
 
 
 def _final(events: Iterator[Event]) -> Answer:
