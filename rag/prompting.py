@@ -68,16 +68,24 @@ def source_label(item: Item) -> str:
 
 def pack_sources(hits: Sequence[Hit], budget_tokens: int, per_source_tokens: int = 450) -> list[tuple[int, Item, str]]:
     """Numbered (n, item, excerpt) triples that fit the budget: whole items when short, else the best chunk."""
-    packed: list[tuple[int, Item, str]] = []
+    excerpts = [
+        (n, hit.item, hit.item.text if count_tokens(hit.item.text) <= per_source_tokens else hit.chunk_text.split("\n", 1)[-1])
+        for n, hit in enumerate(hits, start=1)
+    ]
+    return fit_sources(excerpts, budget_tokens)
+
+
+def fit_sources(packed: Sequence[tuple[int, Item, str]], budget_tokens: int) -> list[tuple[int, Item, str]]:
+    """The first sources whose excerpts fit the prompt budget (always at least one)."""
+    kept: list[tuple[int, Item, str]] = []
     used = 0
-    for hit in hits:
-        excerpt = hit.item.text if count_tokens(hit.item.text) <= per_source_tokens else hit.chunk_text.split("\n", 1)[-1]
-        cost = count_tokens(excerpt) + 30
-        if packed and used + cost > budget_tokens:
+    for source in packed:
+        cost = count_tokens(source[2]) + 30
+        if kept and used + cost > budget_tokens:
             break
-        packed.append((len(packed) + 1, hit.item, excerpt))
+        kept.append(source)
         used += cost
-    return packed
+    return kept
 
 
 # A document cannot close its own fence: a "<资料" or "</资料" in its text loses its "<".

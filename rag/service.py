@@ -20,9 +20,9 @@ from ingest.textutil import normalize_spaces
 from ingest.untrusted import without_flagged
 from rag.bounded import STOP_WORDS, BoundedStream, Budget, StopReason
 from rag.digest import LLM_OVERVIEW_HEADING, build_digest, month_label, outline_for_overview, render_digest
-from rag.evidence import evidence_score, figure_terms, states_figure
-from rag.extractive import extractive_answer
-from rag.prompting import ANSWER_PROMPT, LEAD_PROMPT, REFUSAL, SUMMARY_OVERVIEW_PROMPT, format_sources, pack_sources
+from rag.evidence import Evidence, QuestionTerms, assess, read_question
+from rag.extractive import candidate_sentences, extractive_answer
+from rag.prompting import ANSWER_PROMPT, LEAD_PROMPT, REFUSAL, SUMMARY_OVERVIEW_PROMPT, fit_sources, format_sources, pack_sources
 from rag.query import Catalog, parse_query
 from rag.records import Answer, Citation, Hit, Query
 from rag.retrieve import Retriever
@@ -32,14 +32,28 @@ from rag.verify import Verification, Verifier
 
 log = logging.getLogger(__name__)
 
+# An item answers when its best window covers this weighted share of the question's terms.
 MIN_EVIDENCE = 0.5
+# The figure asked for must stand in an item about the topic itself (within this margin of the best
+# item's coverage), not in one that merely shares the question's common words.
 FIGURE_MARGIN = 0.1
+# A list question over a period cites every item of the period covering this share of the terms and
+# at least this share of what the best item covers, at most _MAX_LISTED of them.
+MIN_LIST_EVIDENCE = 0.5
+LIST_RELATIVE = 0.6
+_MAX_LISTED = 30
 # An LLM answer with fewer supported sentences than this is replaced by the extractive one: on the
 # eval set, 18 of 84 answers of the bundled 1.5B model fell below it.
 MIN_LLM_FIDELITY = 0.5
-# "2022年洛阳市政府工作报告" names a report by the year it was delivered and the government giving it.
-_NAMED_REPORT = re.compile(r"(\d{4})年的?((?:洛阳)?[\u4e00-\u9fff]{0,4}?[市区县])?(?:人民)?政府工作报告")
+# "2022年洛阳市政府工作报告", "洛阳市涧西区2022年政府工作报告": a report named by the year it was
+# delivered and the government giving it (written before or after the year).
+_NAMED_REPORT = re.compile(
+    r"(?P<before>(?:洛阳)?[\u4e00-\u9fff]{0,4}?[市区县])?(?P<year>\d{4})年的?(?P<after>(?:洛阳)?[\u4e00-\u9fff]{0,4}?[市区县])?(?:人民)?政府工作报告"
+)
 _LIST_K = 10
+# Candidates retrieved for the evidence stage to rerank (per part of a multi-part question).
+_EVIDENCE_POOL = 20
+_ISO_MONTH = re.compile(r"^\d{4}-\d{2}")
 _EXTRACTIVE_SOURCES = 3
 # The overview reads this many of the month's key items: what the 1.5B model sums up in time
 # (~350 prompt tokens, ~70-120 written; with 12 titles and section headings it wrote lists to the token limit).
@@ -96,13 +110,23 @@ class Assistant:
     def _documents(self) -> list[Document]:
         return self.index.catalog.documents()
 
-    @property
+    @cached_property
     def catalog(self) -> Catalog:
+        """What the corpus covers: bulletin months, report dates, and the months of every other dated
+        document and dated item (a notice, a news article)."""
         documents = self._documents
+        other = {d.file for d in documents if d.kind not in ("bulletin", "report")}
+        dated = {d.period[:7] for d in documents if d.file in other and _ISO_MONTH.match(d.period or "")}
+        dated |= {item.date[:7] for item in self.retriever.items().values() if item.file in other and item.date}
         return Catalog(
             bulletin_months=tuple(sorted(d.period for d in documents if d.kind == "bulletin" and d.period)),
             report_periods=tuple(sorted(d.period for d in documents if d.kind == "report" and d.period)),
+            dated_months=tuple(sorted(dated)),
         )
+
+    @cached_property
+    def _documents_by_file(self) -> dict[str, Document]:
+        return {d.file: d for d in self._documents}
 
     def warm_up(self) -> None:
         """Load what the first question would otherwise wait for: the index maps, and the local LLM."""
@@ -121,6 +145,8 @@ class Assistant:
     def refresh(self) -> None:
         """Call after the index changed (upload, delete)."""
         self.__dict__.pop("_documents", None)
+        self.__dict__.pop("catalog", None)
+        self.__dict__.pop("_documents_by_file", None)
         self.retriever.refresh()
 
     # -- questions -----------------------------------------------------------------------------
@@ -132,23 +158,35 @@ class Assistant:
     ) -> Iterator[Event]:
         started = time.perf_counter()
         question = self._validate(question)
-        if not self.catalog.bulletin_months and not self.catalog.report_periods:
+        if not self._documents:
             raise ValueError("索引为空：请先运行 `heluo ingest` 导入文档 (the index is empty: run `heluo ingest` first)")
         name = self._resolve(llm)
         query = self._understand(question, history, name)
         if month:
             query = _restrict_to_month(query, month)
-        uncovered = self._uncovered_period(query) or self._missing_report(question)
+        uncovered = self._uncovered_period(query) or self._missing_report(query.text)
         if uncovered:
             yield from self._emit(Answer(question, uncovered, True, name, query=query, notices=list(query.notes)), started)
             return
         if query.intent == "month_summary" and len(query.months) == 1:
-            yield from self.summarize_stream(query.months[0], llm, question=question, started=started)
-            return
+            if query.months[0] in self.catalog.bulletin_months:
+                yield from self.summarize_stream(query.months[0], llm, question=question, started=started)
+                return
+            query = replace(query, intent="list")  # a month of other dated documents: list what it holds
         k = max(k or self.settings.k, _LIST_K if query.intent == "list" else 0)
-        hits = self.retriever.retrieve(query, k)
+        candidates = self.retriever.retrieve(query, max(k, _EVIDENCE_POOL))
+        supported = self._supported(query, candidates)
+        # Evidence is the second ranking stage: items that answer come first, in retrieval order.
+        answering = {hit.item.item_id for hit in supported}
+        ordered = [h for h in candidates if h.item.item_id in answering] + [h for h in candidates if h.item.item_id not in answering]
+        hits = _in_rank_order(ordered[: k * max(1, len(query.sub_questions))])
         retrieve_ms = _ms(started)
-        supported = self._supported(query, hits)
+        listed = self._listed(query, hits) if query.intent == "list" and supported and query.date_from and query.date_to and not query.sub_questions else []
+        if listed:
+            supported = listed
+        elif query.intent == "list":
+            # "李俊升在哪些医院工作过": the list stands in the sentences of one item, not one line per item.
+            query = replace(query, intent="answer")
         if not supported:
             refusal = Answer(question, REFUSAL, True, name, retrieved=hits, query=query, notices=list(query.notes))
             yield from self._emit(refusal, started, retrieve_ms)
@@ -159,20 +197,59 @@ class Assistant:
         yield Done(answer)
 
     def _supported(self, query: Query, hits: list[Hit]) -> list[Hit]:
-        """The hits that answer the question; none means refuse (decided before any LLM runs)."""
+        """The hits that answer the question; none means refuse (decided before any LLM runs).
+
+        A hit answers when, for the question or one of its parts, no name, number or year it asks
+        about is missing from the item and its best window covers MIN_EVIDENCE of the weighted terms.
+        A question asking for a figure is refused when no such item states one where the asked thing
+        is said.
+        """
+        parts = [self._question_terms(part.text) for part in query.sub_questions] or [self._question_terms(query.text)]
+        if query.sub_questions:
+            # The parts of "2022年全市和2021年涧西区…" share the words of the whole question: a name of
+            # one part is no requirement on the other.
+            parts = [replace(terms, names=()) for terms in parts]
         dated = bool(query.date_from or query.date_to)
-        titles = self._document_titles
-        weights = self.retriever.term_weights
-        scores = {h.item.item_id: evidence_score(query.text, h.item, dated, weights, titles.get(h.item.file, "")) for h in hits}
-        supported = [hit for hit in hits if scores[hit.item.item_id] >= MIN_EVIDENCE]
-        heads = figure_terms(query.text)
-        best = max(scores.values(), default=0.0)
-        # The figure asked for must stand in an item about the topic itself, not in one that merely
-        # shares the question's common words (a "总投资" of another project).
-        on_topic = [hit for hit in supported if scores[hit.item.item_id] >= best - FIGURE_MARGIN]
-        if heads and not any(states_figure(hit.item, heads) for hit in on_topic):
-            return []
+        best: dict[str, Evidence] = {}
+        for terms in parts:
+            for hit in hits:
+                evidence = self._evidence(terms, hit.item, dated)
+                if not evidence.usable:
+                    continue
+                held = best.get(hit.item.item_id)
+                if held is None or evidence.score > held.score:
+                    best[hit.item.item_id] = evidence
+        supported = [hit for hit in hits if hit.item.item_id in best and best[hit.item.item_id].score >= MIN_EVIDENCE]
+        if any(terms.asks_figure for terms in parts) and supported:
+            top = max(best[hit.item.item_id].score for hit in supported)
+            on_topic = [hit for hit in supported if best[hit.item.item_id].score >= top - FIGURE_MARGIN]
+            if not any(best[hit.item.item_id].figure for hit in on_topic):
+                return []
         return supported
+
+    def _listed(self, query: Query, hits: list[Hit]) -> list[Hit]:
+        """Every item of the query's period that answers a list question, best first: a month holds
+        more matching items than any top-k ("12月有哪些荣誉")."""
+        terms = self._question_terms(query.text)
+        rank = {hit.item.item_id: n for n, hit in enumerate(hits)}
+        scored = []
+        for item in self.retriever.items_in_period(query.date_from, query.date_to):
+            evidence = self._evidence(terms, item, dated=True)
+            if evidence.usable:
+                scored.append((evidence.score, item))
+        if not scored:
+            return []
+        top = max(score for score, _ in scored)
+        cut = max(MIN_LIST_EVIDENCE, top * LIST_RELATIVE) if terms.terms else 0.0
+        kept = sorted((pair for pair in scored if pair[0] >= cut), key=lambda p: (-p[0], rank.get(p[1].item_id, len(rank)), p[1].date or ""))
+        by_id = {hit.item.item_id: hit for hit in hits}
+        return [by_id.get(item.item_id) or Hit(item, score, item.text) for score, item in kept[:_MAX_LISTED]]
+
+    def _question_terms(self, text: str) -> QuestionTerms:
+        return read_question(text, self.retriever.term_weights)
+
+    def _evidence(self, terms: QuestionTerms, item: Item, dated: bool) -> Evidence:
+        return assess(terms, item, candidate_sentences(item), self._documents_by_file.get(item.file), dated)
 
     # -- generation ----------------------------------------------------------------------------
     def _generate(self, query: Query, hits: list[Hit], name: str) -> Iterator[Event]:
@@ -204,7 +281,7 @@ class Assistant:
         hits = [hit for hit in hits if without_flagged(hit.item.text, hit.item.flagged).strip()]
         chosen = hits if query.intent == "list" else hits[: max(_EXTRACTIVE_SOURCES, len(query.sub_questions) * 2)]
         sources = [(n, hit.item) for n, hit in enumerate(chosen, start=1)]
-        return sources, extractive_answer(query.text, sources, query.intent, [part.text for part in query.sub_questions])
+        return sources, extractive_answer(query.text, sources, query.intent, [part.text for part in query.sub_questions], self.retriever.term_weights)
 
     def _llm_answer(self, query: Query, hits: list[Hit], name: str, notices: list[str]) -> Iterator[Event]:
         from rag.llms import chat_backend
@@ -237,9 +314,13 @@ class Assistant:
         The lead is written from the sentences the extractive answer quotes. A lead that fails,
         or that its sources do not support, is left out with a notice: the quotes stand alone.
         """
+        from rag.llms import chat_backend
+
         sources, text = self._extractive_text(query, hits)
         excerpts = _quoted_by_source(text)
-        packed = [(n, item, excerpts[n]) for n, item in sources if n in excerpts]
+        # A month's list may quote 30 items: the lead reads those that fit the prompt budget.
+        budget = self.settings.local_context_tokens if chat_backend(name, self.settings) == "local" else self.settings.context_tokens
+        packed = fit_sources([(n, item, excerpts[n]) for n, item in sources if n in excerpts], budget)
         prompt = LEAD_PROMPT.invoke({"sources": format_sources(packed), "question": query.text})
         verifier = self._verifier(sources)
         if not lead_first:
@@ -322,7 +403,7 @@ class Assistant:
         return llm_label(chat_backend(name, self.settings))
 
     def _verifier(self, sources: Sequence[tuple[int, Item]]) -> Verifier:
-        return Verifier(sources, documents=self._document_titles)
+        return Verifier(sources, documents={file: d.title for file, d in self._documents_by_file.items()})
 
     def _answer(self, query: Query, verification: Verification, name: str, notices: list[str]) -> Answer:
         text = verification.text
@@ -428,19 +509,17 @@ class Assistant:
         return self._chat_models[name]
 
     def _uncovered_period(self, query: Query) -> str | None:
+        """A question naming months (or days) none of which any document covers is refused as such;
+        a whole year mentioned besides ("2022年2月…2023年将…") does not rescue it."""
         parts = query.sub_questions or (query,)
-        asked = [m for part in parts for m in part.months]
+        asked = list(dict.fromkeys(m for part in (query, *parts) for m in part.asked_months))
         if not asked:
             return None
-        missing = [m for m in dict.fromkeys(asked) if m not in self.catalog.bulletin_months]
-        if len(missing) < len(set(asked)):
+        covered = set(self.catalog.covered_months)
+        if any(month in covered for month in asked):
             return None  # at least part of the period is covered: answer that part
-        labels = "、".join(month_label(m) for m in missing)
-        return f"语料中没有{labels}的资料，无法回答。现有月报：{self._months_text()}。"
-
-    @property
-    def _document_titles(self) -> dict[str, str]:
-        return {d.file: d.title for d in self._documents}
+        labels = "、".join(month_label(m) for m in asked)
+        return f"语料中没有{labels}的资料，无法回答。{self._covered_months_text()}。"
 
     @property
     def _reports(self) -> list[tuple[str, str]]:
@@ -450,15 +529,20 @@ class Assistant:
     def _missing_report(self, question: str) -> str | None:
         """A question about "2022年洛阳市政府工作报告" when the corpus has no such report is refused as such."""
         for match in _NAMED_REPORT.finditer(normalize_spaces(question)):
-            year, government = match.group(1), (match.group(2) or "").replace("的", "")
-            named = f"{government}政府工作报告" if government else "政府工作报告"
-            if not any(y == year and named in title for y, title in self._reports):
+            year = match.group("year")
+            government = (match.group("after") or match.group("before") or "").replace("的", "")
+            if not any(y == year and _names_report(government, title) for y, title in self._reports):
                 available = "、".join(f"{title}" for _, title in self._reports) or "无"
                 return f"语料中没有{year}年的{government}政府工作报告，无法回答。现有政府工作报告：{available}。"
         return None
 
     def _months_text(self) -> str:
         return "、".join(month_label(m) for m in self.catalog.bulletin_months) or "无"
+
+    def _covered_months_text(self) -> str:
+        if self.catalog.covered_months == self.catalog.bulletin_months:
+            return f"现有月报：{self._months_text()}"
+        return "现有资料的月份：" + ("、".join(month_label(m) for m in self.catalog.covered_months) or "无")
 
     def _emit(self, answer: Answer, started: float, retrieve_ms: float = 0.0) -> Iterator[Event]:
         """Send an answer made without a generator (a refusal) as one piece."""
@@ -497,6 +581,26 @@ def _completeness(answer: Answer, answering: Sequence[Item]) -> float | None:
         return None
     cited = {citation.item.item_id for citation in answer.citations}
     return len(wanted & cited) / len(wanted)
+
+
+def _names_report(government: str, title: str) -> bool:
+    """Whether a report's title is the named government's: a district or county by its own name
+    ("洛阳涧西区" is "洛阳市涧西区"'s), a city by its whole name ("洛阳市", not its districts')."""
+    if not government:
+        return "政府工作报告" in title
+    names = [government[-n:] for n in (3, 4) if government[-1] in "区县" and len(government) >= n] or [government]
+    return any(f"{name}政府工作报告" in title or f"{name}人民政府工作报告" in title for name in names)
+
+
+def _in_rank_order(hits: Sequence[Hit]) -> list[Hit]:
+    """Hits whose scores follow their order once evidence has moved answering items up: a hit scores at
+    least as much as any hit it now ranks above (callers read `score` as the rank order)."""
+    floor = float("-inf")
+    lifted = []
+    for hit in reversed(hits):
+        floor = max(floor, hit.score)
+        lifted.append(hit if hit.score == floor else replace(hit, score=floor))
+    return lifted[::-1]
 
 
 def _final(events: Iterator[Event]) -> Answer:

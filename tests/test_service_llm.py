@@ -137,6 +137,28 @@ def test_a_list_answer_names_every_item_retrieval_found(assistant):
     assert listed.count("\n- ") >= 2  # the cited list follows the lead
 
 
+class PromptRecorder(GenericFakeChatModel):
+    """Answers with a fixed reply and keeps the prompts it was given."""
+
+    prompts: list = []
+
+    def _stream(self, messages, *args, **kwargs):
+        self.prompts.append("\n".join(str(m.content) for m in messages))
+        yield ChatGenerationChunk(message=AIMessageChunk(content="2023年7月，江凌到伊川县等地调研[1]。"))
+
+
+def test_a_long_list_lead_reads_only_the_sources_that_fit_its_prompt_budget(assistant):
+    question = "2023年12月召开了哪些重要会议？"  # a month's list: some 30 items
+    prompts = {}
+    for budget in (1800, 300):
+        model = PromptRecorder(messages=iter([]), prompts=[])
+        answer = with_llm(assistant, model, context_tokens=budget).ask(question)
+        prompts[budget] = (model.prompts[-1].count("<资料 编号="), len(answer.citations))
+    (wide_read, wide_cited), (narrow_read, narrow_cited) = prompts[1800], prompts[300]
+    assert narrow_cited == wide_cited >= 10  # the list stays whole
+    assert 1 <= narrow_read < wide_read < wide_cited  # the lead reads what fits its budget
+
+
 def test_completeness_is_measured_for_every_answer(assistant):
     answer = assistant.ask(GDP_QUESTION, llm="extractive")
     assert 0 < answer.completeness <= 1
