@@ -1,8 +1,18 @@
 """Incremental, interrupt-safe indexing of a corpus folder into the catalog (SQLite) and Chroma.
 
-Per changed file: parse -> chunk -> embed (cached by content hash) -> upsert its vectors -> delete its
-stale vectors -> replace its catalog rows in one transaction. The catalog is the source of truth:
-every run starts by reconciling Chroma with it, so a run killed at any point is repaired by the next.
+Three stages overlap:
+- prepare (the calling thread): read -> fingerprint -> parse -> chunk, file after file;
+- embed (`EmbeddingStage`, a worker thread): the chunks the content-hash cache lacks, in full
+  batches across files, while Python prepares the next file (the embedder's C engine or HTTP server
+  does not hold the GIL);
+- write (the calling thread, under the write lock, briefly): upsert the vectors of the files whose
+  embedding finished, replace their catalog rows (one transaction per file), delete their stale
+  vectors.
+The write lock is never held while a file is parsed or embedded: uploads, deletes and other ingests
+wait at most for one write, questions never wait. The catalog is the source of truth: a writer marks
+the vectors out of sync before it touches Chroma and in sync once Chroma matches again, and a run
+that finds them out of sync (its predecessor was killed) first reconciles Chroma with the catalog.
+Embeddings are cached as each batch is made, so a killed run resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -10,17 +20,22 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import queue
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
+
 from ingest.catalog import Catalog
 from ingest.chunk import chunk_item
 from ingest.decode import UnreadableDocument, read_document
-from ingest.embedder import CachedEmbedder, load_embedder
+from ingest.embedder import CachedEmbedder, embedder_from_settings
 from ingest.parse import DOCUMENT_SUFFIXES, load_manifest, parse_text
 from ingest.records import Chunk, Document, Item, make_item_id
 from ingest.store import VectorStore
@@ -28,6 +43,8 @@ from rag.settings import Settings
 
 # A change to any of these modules changes what ingest produces, so it re-processes every file.
 _PIPELINE_MODULES = ("bulletin", "report", "generic", "parse", "chunk", "cndate", "textutil", "records", "store")
+# One write (one hold of the lock) covers the files finished so far, up to about this many chunks.
+_WRITE_CHUNKS = 512
 
 Progress = Callable[[str, int, int], None]  # (message, done, total)
 
@@ -52,6 +69,29 @@ class IngestReport:
         return bool(self.added or self.updated or self.removed or self.repaired_vectors)
 
 
+@dataclass(frozen=True)
+class PreparedFile:
+    """One changed file, parsed and chunked, ready to embed."""
+
+    path: Path
+    document: Document
+    items: tuple[Item, ...]
+    chunks: tuple[Chunk, ...]
+    fingerprint: str
+    encoding: str
+    replaces: bool  # an indexed version of the file exists
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+@dataclass(frozen=True)
+class EmbeddedFile:
+    prepared: PreparedFile
+    vectors: np.ndarray  # one row per chunk, in chunk order
+
+
 class Index:
     """The indexed corpus: catalog, vector store and (lazily) the embedder, for ingest and retrieval."""
 
@@ -62,7 +102,7 @@ class Index:
 
     @cached_property
     def embedder(self) -> CachedEmbedder:
-        return load_embedder(self.settings.embedder, self.settings.cache_dir, self.settings.embed_batch)
+        return embedder_from_settings(self.settings)
 
     @cached_property
     def store(self) -> VectorStore:
@@ -78,13 +118,20 @@ class Index:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
+    @contextmanager
+    def changing_vectors(self) -> Iterator[None]:
+        """Around every change to Chroma (inside `writing`): if it is interrupted, the next run repairs."""
+        self.catalog.set_vectors_in_sync(False)
+        yield
+        self.catalog.set_vectors_in_sync(True)
+
 
 def pipeline_fingerprint(settings: Settings) -> str:
     here = Path(__file__).parent
     digest = hashlib.sha256()
     for module in _PIPELINE_MODULES:
         digest.update((here / f"{module}.py").read_bytes())
-    digest.update(f"{settings.chunk_tokens}/{settings.chunk_overlap_tokens}/{settings.embedder}".encode())
+    digest.update(f"{settings.chunk_tokens}/{settings.chunk_overlap_tokens}/{settings.embedder_name}".encode())
     return digest.hexdigest()[:16]
 
 
@@ -103,28 +150,60 @@ def discover(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
 
 
 def ingest(paths: Sequence[Path], settings: Settings, progress: Progress | None = None) -> IngestReport:
+    """Index the files: unchanged ones skipped, changed ones replaced, removed ones (of scanned folders) dropped.
+
+    An embeddings server that fails raises EmbeddingServiceError (a ValueError) after the files
+    embedded before it are written; nothing of the file it failed on is.
+    """
     started = time.perf_counter()
     index = Index(settings)
     report = IngestReport()
-    with index.writing():
-        _timed(report, "repair", lambda: _repair_vectors(index, report))
-        files, folders = discover(paths)
-        known = index.catalog.fingerprints()
-        pipeline = pipeline_fingerprint(settings)
-        manifests = {folder: load_manifest(folder) for folder in {f.parent.resolve() for f in files}}
-        seen = set()
-        for number, path in enumerate(files, start=1):
-            if progress:
-                progress(f"{path.name}", number - 1, len(files))
-            seen.add(path.name)
-            override = manifests[path.parent.resolve()].get(path.name)
-            _ingest_file(index, path, override, pipeline, known.get(path.name), report, progress)
-        for file, (_fingerprint, source) in known.items():
-            if file not in seen and Path(source).parent in folders and not Path(source).exists():
-                _timed(report, "remove", lambda file=file: _remove_file(index, file))
-                report.removed.append(file)
+    files, folders = discover(paths)
+    _timed(report, "repair", lambda: _repair_if_needed(index, report))
+    known = index.catalog.fingerprints()
+    pipeline = pipeline_fingerprint(settings)
+    manifests = {folder: load_manifest(folder) for folder in {f.parent.resolve() for f in files}}
+    done = 0
+
+    def finished(name: str, count: int = 1) -> None:
+        nonlocal done
+        done += count
         if progress:
-            progress("done", len(files), len(files))
+            progress(name, done, len(files))
+
+    stage: EmbeddingStage | None = None
+    try:
+        for path in files:
+            override = manifests[path.parent.resolve()].get(path.name)
+            prepared = _prepare(path, override, pipeline, known.get(path.name), settings, report)
+            if prepared is None:
+                finished(path.name)
+                continue
+            if stage is None:  # the embedder loads only when something changed
+                stage = EmbeddingStage(index.embedder, settings.embed_batch)
+            stage.submit(prepared)
+            for group in stage.finished():
+                _write(index, group, report)
+                finished(group[-1].prepared.name, len(group))
+        if stage is not None:
+            for group in stage.drain(progress):
+                _write(index, group, report)
+                finished(group[-1].prepared.name, len(group))
+    finally:
+        if stage is not None:
+            stage.stop()
+            report.stage_seconds["embed"] = stage.busy_seconds
+    seen = {path.name for path in files}
+    for file, (_fingerprint, source) in known.items():
+        if file not in seen and Path(source).parent in folders and not Path(source).exists():
+            _timed(report, "remove", lambda file=file: _remove_file(index, file))
+            report.removed.append(file)
+    if report.changed:
+        from ingest.lexical import LexicalIndexes
+
+        _timed(report, "lexical", lambda: LexicalIndexes(index.catalog, settings.index_dir / "lexical").save())
+    if progress:
+        progress("done", len(files), len(files))
     report.documents, report.items, report.chunks = index.catalog.counts()
     report.embedded = index.embedder.misses if "embedder" in index.__dict__ else 0
     report.seconds = time.perf_counter() - started
@@ -140,32 +219,27 @@ def remove_document(file: str, settings: Settings) -> bool:
     return True
 
 
-def _ingest_file(
-    index: Index,
-    path: Path,
-    override: dict | None,
-    pipeline: str,
-    known: tuple[str, str] | None,
-    report: IngestReport,
-    progress: Progress | None,
-) -> None:
+def _prepare(
+    path: Path, override: dict | None, pipeline: str, known: tuple[str, str] | None, settings: Settings, report: IngestReport
+) -> PreparedFile | None:
+    """Parse and chunk a changed file; None when it is unchanged or unreadable (recorded in the report)."""
     try:
         raw = path.read_bytes()
     except OSError as error:
         report.failed.append((path.name, f"无法读取文件 ({error.strerror or error})"))
-        return
+        return None
     sha = hashlib.sha256(raw).hexdigest()
     fingerprint = hashlib.sha256(f"{sha}/{pipeline}/{json.dumps(override, sort_keys=True)}".encode()).hexdigest()[:24]
     if known and known[0] == fingerprint:
         report.unchanged.append(path.name)
-        return
+        return None
     try:
         text, encoding = read_document(path)
         parsed = _timed(report, "parse", lambda: parse_text(text, path.name, override))
     except (UnreadableDocument, ValueError) as error:
         # The file's previous version, if any, stays indexed: bad input never loses data.
         report.failed.append((path.name, str(error)))
-        return
+        return None
     items = [
         Item(
             item_id=make_item_id(path.name, position, p.title, p.text),
@@ -182,54 +256,225 @@ def _ingest_file(
         )
         for position, p in enumerate(parsed.items)
     ]
-    settings = index.settings
     chunks = _timed(
-        report,
-        "chunk",
-        lambda: [c for item in items for c in chunk_item(item, settings.chunk_tokens, settings.chunk_overlap_tokens)],
+        report, "chunk", lambda: [c for item in items for c in chunk_item(item, settings.chunk_tokens, settings.chunk_overlap_tokens)]
     )
-    by_id = {item.item_id: item for item in items}
-    vectors = _timed(report, "embed", lambda: _embed_with_progress(index, chunks, path.name, progress))
-    previous = index.catalog.chunk_ids(path.name)
-    new_ids = {c.chunk_id for c in chunks}
-    _timed(report, "store", lambda: index.store.upsert(chunks, vectors, by_id, {path.name: parsed.meta.period}))
-    document = Document(
-        file=path.name,
-        kind=parsed.meta.kind,
-        title=parsed.meta.title,
-        period=parsed.meta.period,
-        evidence=parsed.meta.evidence,
-        sha256=sha,
-        items=len(items),
+    return PreparedFile(
+        path=path,
+        document=Document(
+            file=path.name,
+            kind=parsed.meta.kind,
+            title=parsed.meta.title,
+            period=parsed.meta.period,
+            evidence=parsed.meta.evidence,
+            sha256=sha,
+            items=len(items),
+        ),
+        items=tuple(items),
+        chunks=tuple(chunks),
+        fingerprint=fingerprint,
+        encoding=encoding,
+        replaces=known is not None,
     )
-    _timed(
-        report,
-        "catalog",
-        lambda: index.catalog.replace_file(document, items, chunks, source=str(path.resolve()), fingerprint=fingerprint, encoding=encoding),
-    )
-    # Only now that the catalog points at the new chunks may the old vectors go.
-    _timed(report, "store", lambda: index.store.delete(sorted(previous - new_ids)))
-    (report.updated if known else report.added).append(path.name)
 
 
-def _embed_with_progress(index: Index, chunks: list[Chunk], name: str, progress: Progress | None):
-    import numpy as np
+class EmbeddingStage:
+    """Embeds the chunks of prepared files on a worker thread, in full batches across files.
 
-    texts = [c.text for c in chunks]
-    cached = index.embedder.cached(texts)
-    todo = [t for t in dict.fromkeys(texts) if t not in cached]
-    step = 32
-    for start in range(0, len(todo), step):
-        if progress:
-            progress(f"{name}: embedding", start, len(todo))
-        index.embedder.embed_passages(todo[start : start + step])
-    return index.embedder.embed_passages(texts) if texts else np.zeros((0, 1), dtype=np.float32)
+    Files come out in the order they went in, each once all its chunks have vectors (from the cache
+    or freshly made; every fresh batch is cached at once). `submit` blocks while more than a few
+    batches wait, so memory stays bounded whatever the corpus size.
+    """
+
+    _END = object()
+
+    def __init__(self, embedder: CachedEmbedder, batch_size: int, backlog_batches: int = 8) -> None:
+        self._embedder = embedder
+        self._batch = max(1, batch_size)
+        self._backlog = self._batch * backlog_batches
+        self._inbox: queue.Queue = queue.Queue()
+        self._outbox: queue.Queue = queue.Queue()
+        self._room = threading.Condition()
+        self._backlog_chunks = 0  # chunks of the files submitted and not yet handed back
+        self._stopping = threading.Event()
+        self.embedded_texts = 0
+        self.submitted_texts = 0
+        self.busy_seconds = 0.0
+        self._thread = threading.Thread(target=self._run, name="heluo-embed", daemon=True)
+        self._thread.start()
+
+    def submit(self, prepared: PreparedFile) -> None:
+        with self._room:
+            while self._backlog_chunks > self._backlog and self._thread.is_alive():
+                self._room.wait(0.5)
+            self._backlog_chunks += len(prepared.chunks)
+            self.submitted_texts += len(prepared.chunks)
+        self._inbox.put(prepared)
+
+    def finished(self) -> Iterator[list[EmbeddedFile]]:
+        """The files finished so far, in write groups; re-raises the worker's error once those are out."""
+        group: list[EmbeddedFile] = []
+        while True:
+            try:
+                result = self._outbox.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(result, BaseException):
+                if group:
+                    yield group
+                raise result
+            group.append(result)
+            if sum(len(f.prepared.chunks) for f in group) >= _WRITE_CHUNKS:
+                yield group
+                group = []
+        if group:
+            yield group
+
+    def drain(self, progress: Progress | None = None) -> Iterator[list[EmbeddedFile]]:
+        """Everything still in flight, in write groups, reporting embedding progress while waiting."""
+        self._inbox.put(self._END)
+        while self._thread.is_alive() or not self._outbox.empty():
+            self._thread.join(timeout=0.5)
+            if progress and self._thread.is_alive():
+                progress("embedding", self.embedded_texts, self.submitted_texts)
+            yield from self.finished()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._inbox.put(self._END)
+        self._thread.join(timeout=60)
+
+    # -- worker ----------------------------------------------------------------------------------
+    def _run(self) -> None:
+        pending: deque[_Pending] = deque()  # submitted files, in order, until all their vectors are there
+        waiting: dict[str, list[_Pending]] = {}  # text -> the pending files that need its vector
+        todo: deque[str] = deque()  # texts to embed, each once
+        ended = False
+        try:
+            while not self._stopping.is_set():
+                self._emit_ready(pending)
+                if not ended and len(todo) < self._batch:
+                    try:
+                        got = self._inbox.get(block=not todo)
+                    except queue.Empty:
+                        got = None  # nothing more for now: embed what there is rather than wait
+                    if got is self._END:
+                        ended = True
+                    elif got is not None:
+                        pending.append(self._intake(got, waiting, todo))
+                        continue  # fill the batch first
+                if todo:
+                    self._embed_batch([todo.popleft() for _ in range(min(self._batch, len(todo)))], waiting)
+                elif ended:
+                    self._emit_ready(pending)
+                    return
+        except BaseException as error:  # the main thread re-raises it after writing what finished
+            self._outbox.put(error)
+        finally:
+            with self._room:
+                self._room.notify_all()
+
+    def _intake(self, prepared: PreparedFile, waiting: dict[str, list[_Pending]], todo: deque[str]) -> _Pending:
+        texts = [c.text for c in prepared.chunks]
+        entry = _Pending(prepared, self._embedder.cached(texts))
+        for text in dict.fromkeys(texts):
+            if text not in entry.vectors:
+                if text not in waiting:
+                    waiting[text] = []
+                    todo.append(text)
+                waiting[text].append(entry)
+                entry.missing += 1
+        return entry
+
+    def _embed_batch(self, texts: list[str], waiting: dict[str, list[_Pending]]) -> None:
+        started = time.perf_counter()
+        vectors = self._embedder.embed_passages(texts)
+        self.busy_seconds += time.perf_counter() - started
+        self.embedded_texts += len(texts)
+        for text, vector in zip(texts, vectors):
+            for entry in waiting.pop(text):
+                entry.vectors[text] = vector
+                entry.missing -= 1
+
+    def _emit_ready(self, pending: deque[_Pending]) -> bool:
+        """Hand over the leading files whose vectors are all there; True if any was."""
+        emitted = False
+        while pending and pending[0].missing == 0:
+            entry = pending.popleft()
+            chunks = entry.prepared.chunks
+            vectors = np.vstack([entry.vectors[c.text] for c in chunks]) if chunks else np.zeros((0, 1), dtype=np.float32)
+            self._outbox.put(EmbeddedFile(entry.prepared, vectors))
+            with self._room:
+                self._backlog_chunks -= len(chunks)
+                self._room.notify_all()
+            emitted = True
+        return emitted
+
+
+@dataclass
+class _Pending:
+    prepared: PreparedFile
+    vectors: dict[str, np.ndarray]
+    missing: int = 0
+
+
+def _write(index: Index, group: list[EmbeddedFile], report: IngestReport) -> None:
+    """Write embedded files under the lock: vectors first, then each file's catalog rows, then the stale vectors."""
+    with index.writing():
+        current = index.catalog.fingerprints()
+        todo = []
+        for embedded in group:
+            if current.get(embedded.prepared.name, ("",))[0] == embedded.prepared.fingerprint:
+                report.unchanged.append(embedded.prepared.name)  # another process indexed this very version meanwhile
+            else:
+                todo.append(embedded)
+        if not todo:
+            return
+        with index.changing_vectors():
+            chunks = [c for e in todo for c in e.prepared.chunks]
+            items = {i.item_id: i for e in todo for i in e.prepared.items}
+            periods = {e.prepared.name: e.prepared.document.period for e in todo}
+            vectors = np.vstack([e.vectors for e in todo if len(e.prepared.chunks)]) if chunks else np.zeros((0, 1), dtype=np.float32)
+            _timed(report, "store", lambda: index.store.upsert(chunks, vectors, items, periods))
+            stale: list[str] = []
+            for embedded in todo:
+                prepared = embedded.prepared
+                previous = index.catalog.chunk_ids(prepared.name)
+                _timed(
+                    report,
+                    "catalog",
+                    lambda: index.catalog.replace_file(
+                        prepared.document, prepared.items, prepared.chunks,
+                        source=str(prepared.path.resolve()), fingerprint=prepared.fingerprint, encoding=prepared.encoding,
+                    ),
+                )
+                stale += previous - {c.chunk_id for c in prepared.chunks}
+                (report.updated if prepared.name in current or prepared.replaces else report.added).append(prepared.name)
+            # Only now that the catalog points at the new chunks may the old vectors go.
+            _timed(report, "store", lambda: index.store.delete(sorted(stale)))
 
 
 def _remove_file(index: Index, file: str) -> None:
-    stale = sorted(index.catalog.chunk_ids(file))
-    index.store.delete(stale)
-    index.catalog.remove_file(file)
+    with index.changing_vectors():
+        index.store.delete(sorted(index.catalog.chunk_ids(file)))
+        index.catalog.remove_file(file)
+
+
+def _repair_if_needed(index: Index, report: IngestReport) -> None:
+    """Reconcile Chroma with the catalog when the last writer did not finish (or the vectors went missing)."""
+    if not _needs_repair(index):
+        return
+    with index.writing():
+        if _needs_repair(index):  # another writer may have repaired it meanwhile
+            with index.changing_vectors():
+                _repair_vectors(index, report)
+
+
+def _needs_repair(index: Index) -> bool:
+    if not index.catalog.vectors_in_sync():
+        return True
+    embedded_store_gone = not index.settings.chroma_url and not (index.settings.index_dir / "chroma").exists()
+    return embedded_store_gone and index.catalog.counts()[2] > 0
 
 
 def _repair_vectors(index: Index, report: IngestReport) -> None:
@@ -243,7 +488,7 @@ def _repair_vectors(index: Index, report: IngestReport) -> None:
     if extra:
         index.store.delete(extra)
     if missing:
-        chunks = [c for c in index.catalog.chunks() if c.chunk_id in missing]
+        chunks = sorted(index.catalog.chunks_by_id(missing).values(), key=lambda c: c.chunk_id)
         items = index.catalog.items_by_id(c.item_id for c in chunks)
         periods = {d.file: d.period for d in index.catalog.documents()}
         index.store.upsert(chunks, index.embedder.embed_passages([c.text for c in chunks]), items, periods)

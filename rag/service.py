@@ -11,7 +11,6 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from functools import cached_property
 
 from ingest.index import Index
 from ingest.records import Document, Item
@@ -67,11 +66,17 @@ class Assistant:
         self.index = Index(self.settings)
         self.retriever = Retriever(self.index, self.settings.candidates, self.settings.reranker)
         self._chat_models = chat_models if chat_models is not None else {}
+        self._documents_cache: tuple[int, list[Document]] | None = None
 
     # -- what the corpus covers ----------------------------------------------------------------
-    @cached_property
+    @property
     def _documents(self) -> list[Document]:
-        return self.index.catalog.documents()
+        """The indexed documents, re-read only when the catalog's version moved (any process's write)."""
+        version = self.index.catalog.version()
+        cached = self._documents_cache
+        if cached is None or cached[0] != version:
+            self._documents_cache = cached = (version, self.index.catalog.documents())
+        return cached[1]
 
     @property
     def catalog(self) -> Catalog:
@@ -83,7 +88,7 @@ class Assistant:
 
     def warm_up(self) -> None:
         """Load what the first question would otherwise wait for: the index maps, and the local LLM."""
-        self.retriever.items()
+        self.retriever.warm_up()
         if self._resolve(None) == "local":
             model = self._chat_model("local")
             getattr(model, "load", lambda: None)()
@@ -92,8 +97,8 @@ class Assistant:
         return list(self.catalog.bulletin_months)
 
     def refresh(self) -> None:
-        """Call after the index changed (upload, delete)."""
-        self.__dict__.pop("_documents", None)
+        """Catch up with the index now (after an upload or a delete); every question also checks its version."""
+        self._documents_cache = None
         self.retriever.refresh()
 
     # -- questions -----------------------------------------------------------------------------
@@ -119,7 +124,10 @@ class Assistant:
             yield from self.summarize_stream(query.months[0], llm, question=question, started=started)
             return
         k = max(k or self.settings.k, _LIST_K if query.intent == "list" else 0)
-        hits = self.retriever.retrieve(query, k)
+        retrieval_notices: list[str] = []
+        hits = self.retriever.retrieve(query, k, retrieval_notices)
+        if retrieval_notices:
+            query = replace(query, notes=query.notes + tuple(retrieval_notices))
         retrieve_ms = _ms(started)
         supported = self._supported(query, hits)
         if not supported:

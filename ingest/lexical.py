@@ -1,0 +1,383 @@
+"""Lexical indexes over catalog rows, kept on disk and updated per changed file.
+
+Each index is a sparse matrix of term counts (rows x vocabulary), one posting list per term, with
+each row's key, file and date span. Scores are computed from the counts at query time, so an index
+updated for one changed file ranks exactly like one rebuilt from scratch; rows stay in key order,
+the order a rebuild produces, so even ties break the same way.
+
+Two indexes are registered (`INDEXES`): BM25 over the chunks (`Bm25Index`), and the character
+unigrams/bigrams of every item, which give the evidence weights their document frequencies
+(`TermPresence`). Another index over catalog rows (say a document-level BM25) is one more `IndexSpec`:
+a name, a function giving the rows of some files, and an analyzer.
+
+The indexes are derived data. Ingest saves them (atomically, next to the catalog) after it changed
+the catalog; a reader loads them and patches in whatever files changed since, which it learns from
+the catalog's version: one small query per request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import threading
+from collections import Counter
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ingest.catalog import Catalog
+from ingest.records import Chunk, Item
+from ingest.store import date_to_int, filter_span, needs_day_precision
+from ingest.textutil import normalize_spaces, tokenize
+
+_FORMAT = 1
+Analyzer = Callable[[str], list[str]]
+
+
+@dataclass(frozen=True)
+class LexicalRow:
+    """One indexed unit (a chunk, an item, a document): its key, file, text and date span (20230728)."""
+
+    key: str
+    file: str
+    text: str
+    date: int = 0
+    date_end: int = 0
+    day_precise: bool = False
+
+
+class TermMatrix:
+    """Term counts of rows in key order, as posting lists (CSC), with each row's key, file and span."""
+
+    def __init__(
+        self,
+        keys: np.ndarray,
+        files: np.ndarray,
+        spans: np.ndarray,
+        lengths: np.ndarray,
+        postings,
+        vocabulary: dict[str, int],
+    ) -> None:
+        self.keys = keys  # str, sorted
+        self.files = files  # str
+        self.spans = spans  # int64 (rows, 3): date, date_end, day_precise
+        self.lengths = lengths  # int32: tokens per row, repeats included
+        self.postings = postings  # scipy CSC (rows x vocabulary), uint16 counts, sorted row indices
+        self.vocabulary = vocabulary  # term -> column
+
+    @property
+    def rows(self) -> int:
+        return len(self.keys)
+
+    @classmethod
+    def build(cls, rows: Sequence[LexicalRow], analyze: Analyzer) -> TermMatrix:
+        return cls._empty().replace_files((), rows, analyze)
+
+    @classmethod
+    def _empty(cls) -> TermMatrix:
+        from scipy.sparse import csc_matrix
+
+        return cls(
+            np.array([], dtype=str), np.array([], dtype=str), np.zeros((0, 3), dtype=np.int64), np.zeros(0, dtype=np.int32),
+            csc_matrix((0, 0), dtype=np.uint16), {},
+        )
+
+    def replace_files(self, files: Collection[str], rows: Sequence[LexicalRow], analyze: Analyzer) -> TermMatrix:
+        """A new matrix without the rows of `files`, with `rows` added (the current rows of those files)."""
+        from scipy.sparse import csr_matrix, vstack
+
+        vocabulary = dict(self.vocabulary)
+        added, lengths = _count_terms(rows, analyze, vocabulary)
+        keep = ~np.isin(self.files, list(files)) if len(files) and self.rows else np.ones(self.rows, dtype=bool)
+        width = len(vocabulary)
+        kept = self.postings.tocsr()[np.flatnonzero(keep)]
+        kept.resize((kept.shape[0], width))
+        added.resize((added.shape[0], width))
+        combined = vstack([kept, added], format="csr")
+        keys = np.concatenate([self.keys[keep], np.array([r.key for r in rows], dtype=str)])
+        order = np.argsort(keys, kind="stable")
+        spans = np.concatenate([self.spans[keep], np.array([(r.date, r.date_end, r.day_precise) for r in rows], dtype=np.int64).reshape(-1, 3)])
+        postings = csr_matrix(combined[order]).tocsc()
+        postings.sort_indices()
+        return TermMatrix(
+            keys[order],
+            np.concatenate([self.files[keep], np.array([r.file for r in rows], dtype=str)])[order],
+            spans[order],
+            np.concatenate([self.lengths[keep], lengths])[order],
+            postings,
+            vocabulary,
+        )
+
+    def column(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """(rows that contain the term, its count in each): empty for an unknown term."""
+        column = self.vocabulary.get(term)
+        if column is None:
+            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.uint16)
+        start, end = self.postings.indptr[column], self.postings.indptr[column + 1]
+        return self.postings.indices[start:end], self.postings.data[start:end]
+
+    def save(self, path: Path, file_versions: Mapping[str, int], fingerprint: str) -> None:
+        """Write atomically: a reader sees the old file or the new one, never half of one."""
+        meta = {"fingerprint": fingerprint, "file_versions": dict(file_versions)}
+        terms = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        with open(partial, "wb") as out:
+            np.savez(
+                out,
+                meta=_json_bytes(meta), keys=_json_bytes(self.keys.tolist()), files=_json_bytes(self.files.tolist()),
+                terms=_json_bytes(terms), spans=self.spans, lengths=self.lengths,
+                indptr=self.postings.indptr, indices=self.postings.indices, data=self.postings.data,
+            )
+        os.replace(partial, path)
+
+    @classmethod
+    def load(cls, path: Path, fingerprint: str) -> tuple[TermMatrix, dict[str, int]] | None:
+        """(matrix, the file versions it holds), or None when missing, unreadable or made by other code."""
+        from scipy.sparse import csc_matrix
+
+        try:
+            with np.load(path) as stored:
+                meta = json.loads(stored["meta"].tobytes())
+                if meta.get("fingerprint") != fingerprint:
+                    return None
+                terms = json.loads(stored["terms"].tobytes())
+                keys = np.array(json.loads(stored["keys"].tobytes()), dtype=str)
+                postings = csc_matrix((stored["data"], stored["indices"], stored["indptr"]), shape=(len(keys), len(terms)))
+                matrix = cls(
+                    keys, np.array(json.loads(stored["files"].tobytes()), dtype=str), stored["spans"].reshape(-1, 3),
+                    stored["lengths"], postings, {term: column for column, term in enumerate(terms)},
+                )
+        except (OSError, ValueError, KeyError):
+            return None
+        return matrix, {file: int(version) for file, version in meta["file_versions"].items()}
+
+
+def _count_terms(rows: Sequence[LexicalRow], analyze: Analyzer, vocabulary: dict[str, int]):
+    """(CSR counts of the rows, tokens per row); new terms are added to `vocabulary`."""
+    from scipy.sparse import csr_matrix
+
+    indptr, indices, counts, lengths = [0], [], [], []
+    for row in rows:
+        terms = analyze(row.text)
+        lengths.append(len(terms) or 1)  # an empty row counts one token, as bm25s's placeholder did
+        for term, count in Counter(terms).items():
+            indices.append(vocabulary.setdefault(term, len(vocabulary)))
+            counts.append(min(count, 65535))
+        indptr.append(len(indices))
+    matrix = csr_matrix(
+        (np.array(counts, dtype=np.uint16), np.array(indices, dtype=np.int32), np.array(indptr, dtype=np.int64)),
+        shape=(len(rows), len(vocabulary)),
+    )
+    return matrix, np.array(lengths, dtype=np.int32)
+
+
+def _json_bytes(value) -> np.ndarray:
+    return np.frombuffer(json.dumps(value, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
+
+
+class Bm25Index:
+    """BM25 (Lucene's variant, k1 1.5, b 0.75: what bm25s computes) over rows, with date filters.
+
+    `Bm25Index(chunks, items, periods)` indexes chunks in memory; the persisted one comes from
+    `LexicalIndexes`. `search` returns row keys (chunk ids), best first.
+    """
+
+    K1, B = 1.5, 0.75
+
+    def __init__(self, chunks: Sequence[Chunk] = (), items: Mapping[str, Item] | None = None, periods: Mapping[str, str] | None = None, *, matrix: TermMatrix | None = None) -> None:
+        self.matrix = matrix or TermMatrix.build(chunk_rows(chunks, items or {}, periods or {}), tokenize)
+        lengths = self.matrix.lengths.astype(np.float64)
+        average = lengths.mean() if len(lengths) else 1.0
+        # Per row, the length part of the term-frequency saturation: k1 * (1 - b + b * |d| / avgdl).
+        self._saturation = self.K1 * ((1 - self.B) + self.B * lengths / average)
+        self._dates, self._date_ends, self._day_precise = (self.matrix.spans[:, 0], self.matrix.spans[:, 1], self.matrix.spans[:, 2].astype(bool))
+
+    def scores(self, tokens: Sequence[str]) -> np.ndarray:
+        """BM25 of every row for these query tokens (a repeated token counts again, as in bm25s)."""
+        total = self.matrix.rows
+        scores = np.zeros(total, dtype=np.float32)
+        for token in tokens:
+            rows, counts = self.matrix.column(token)
+            if not len(rows):
+                continue
+            idf = np.float32(math.log(1 + (total - len(rows) + 0.5) / (len(rows) + 0.5)))
+            tf = counts.astype(np.float32)
+            scores[rows] += (np.float64(idf) * (tf / (self._saturation[rows] + tf))).astype(np.float32)
+        return scores
+
+    def search(self, text: str, n: int, date_from: str | None = None, date_to: str | None = None) -> list[str]:
+        tokens = tokenize(text)
+        if not self.matrix.rows or not tokens:
+            return []
+        scores = self.scores(tokens)
+        mask = np.ones(self.matrix.rows, dtype=bool)
+        if date_from or date_to:
+            mask &= self._dates > 0
+        if date_from:
+            mask &= self._date_ends >= date_to_int(date_from)
+        if date_to:
+            mask &= self._dates <= date_to_int(date_to)
+        if needs_day_precision(date_from, date_to):
+            mask &= self._day_precise
+        scores = np.where(mask & (scores > 0), scores, -1.0)
+        order = np.argsort(-scores, kind="stable")[:n]
+        return [str(self.matrix.keys[i]) for i in order if scores[i] > 0]
+
+
+class TermPresence:
+    """In how many rows a term occurs as a substring, from the rows' character unigrams and bigrams.
+
+    Exact for terms of one or two characters; for longer ones, the rows holding every bigram of the
+    term (a row with "城市", "市阳" and "阳台" but not "城市阳台" would count: rare enough to ignore).
+    """
+
+    def __init__(self, matrix: TermMatrix) -> None:
+        self.matrix = matrix
+
+    @property
+    def rows(self) -> int:
+        return self.matrix.rows
+
+    def frequency(self, term: str) -> int:
+        if not term:
+            return self.matrix.rows
+        grams = [term] if len(term) == 1 else [term[i : i + 2] for i in range(len(term) - 1)]
+        found: np.ndarray | None = None
+        for gram in sorted(set(grams), key=lambda g: len(self.matrix.column(g)[0])):
+            rows = self.matrix.column(gram)[0]
+            found = rows if found is None else np.intersect1d(found, rows, assume_unique=True)
+            if not len(found):
+                return 0
+        return len(found) if found is not None else 0
+
+
+def substring_terms(text: str) -> list[str]:
+    """The distinct characters and character bigrams of the text as evidence matching sees it."""
+    text = normalize_spaces(text).lower()
+    return list({*text, *(text[i : i + 2] for i in range(len(text) - 1))})
+
+
+def chunk_rows(chunks: Sequence[Chunk], items: Mapping[str, Item], periods: Mapping[str, str]) -> list[LexicalRow]:
+    rows = []
+    for chunk in chunks:
+        item = items.get(chunk.item_id)
+        if item is not None:
+            first, last = filter_span(item, periods.get(chunk.file, ""))
+            rows.append(LexicalRow(chunk.chunk_id, chunk.file, chunk.text, first, last, item.date is not None))
+    return rows
+
+
+def _catalog_chunk_rows(catalog: Catalog, files: Sequence[str]) -> list[LexicalRow]:
+    rows = catalog.chunks_with_items(files)
+    items = {item.item_id: item for _, item, _ in rows}
+    periods = {item.file: period for _, item, period in rows}
+    return chunk_rows([chunk for chunk, _, _ in rows], items, periods)
+
+
+def _catalog_item_rows(catalog: Catalog, files: Sequence[str]) -> list[LexicalRow]:
+    return [LexicalRow(item.item_id, item.file, f"{item.title} {item.text}") for item in catalog.items_of(files)]
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    name: str
+    rows: Callable[[Catalog, Sequence[str]], list[LexicalRow]]  # the current rows of these files
+    analyze: Analyzer
+
+
+INDEXES = (
+    IndexSpec("chunks_bm25", _catalog_chunk_rows, tokenize),
+    IndexSpec("item_terms", _catalog_item_rows, substring_terms),
+)
+
+
+def _code_fingerprint() -> str:
+    """Changes when the analyzers' code (this module, the tokenizer's stopwords) or rjieba change."""
+    from importlib.metadata import version
+
+    here = Path(__file__).parent
+    digest = hashlib.sha256(f"{_FORMAT}/{version('rjieba')}".encode())
+    for module in ("lexical", "textutil"):
+        digest.update((here / f"{module}.py").read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class LexicalSnapshot:
+    """The indexes as of one catalog version: immutable, so a question in flight keeps a coherent view."""
+
+    version: int
+    file_versions: dict[str, int]
+    matrices: dict[str, TermMatrix]
+    _derived: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def chunks(self) -> Bm25Index:
+        if "chunks" not in self._derived:
+            self._derived["chunks"] = Bm25Index(matrix=self.matrices["chunks_bm25"])
+        return self._derived["chunks"]
+
+    @property
+    def item_terms(self) -> TermPresence:
+        if "item_terms" not in self._derived:
+            self._derived["item_terms"] = TermPresence(self.matrices["item_terms"])
+        return self._derived["item_terms"]
+
+
+class LexicalIndexes:
+    """The catalog's lexical indexes, in step with it: `current()` patches in only the files that changed."""
+
+    def __init__(self, catalog: Catalog, folder: Path, specs: Sequence[IndexSpec] = INDEXES) -> None:
+        self._catalog = catalog
+        self._folder = folder
+        self._specs = tuple(specs)
+        # What the saved files must have been made by: this code, for this very catalog.
+        self._fingerprint = f"{_code_fingerprint()}/{catalog.identity()}"
+        self._snapshot: LexicalSnapshot | None = None
+        self._saved: dict[str, dict[str, int] | None] = {}  # per index: the file versions of its saved copy
+        self._lock = threading.Lock()
+
+    def current(self) -> LexicalSnapshot:
+        version = self._catalog.version()
+        snapshot = self._snapshot
+        if snapshot is not None and snapshot.version == version:
+            return snapshot
+        with self._lock:
+            if self._snapshot is None or self._snapshot.version != version:
+                self._snapshot = self._updated(self._snapshot, version, persist=False)
+            return self._snapshot
+
+    def save(self) -> LexicalSnapshot:
+        """Bring the saved indexes up to the catalog (ingest calls this after it changed the catalog)."""
+        with self._lock:
+            self._snapshot = self._updated(self._snapshot, self._catalog.version(), persist=True)
+            return self._snapshot
+
+    def _updated(self, snapshot: LexicalSnapshot | None, version: int, persist: bool) -> LexicalSnapshot:
+        """The indexes patched up to the catalog; saved when asked to, or when nothing usable was on disk."""
+        # The version is read before the file versions: a commit in between is seen again next time.
+        file_versions = self._catalog.file_versions()
+        matrices = {}
+        for spec in self._specs:
+            path = self._folder / f"{spec.name}.npz"
+            if snapshot is not None:
+                matrix, held = snapshot.matrices[spec.name], snapshot.file_versions
+            else:
+                loaded = TermMatrix.load(path, self._fingerprint)
+                matrix, held = loaded or (TermMatrix._empty(), {})
+                self._saved[spec.name] = dict(held) if loaded else None
+            changed = sorted(file for file, seen in file_versions.items() if held.get(file) != seen)
+            gone = {file for file in held if file not in file_versions}
+            if changed or gone:
+                matrix = matrix.replace_files({*changed, *gone}, spec.rows(self._catalog, changed), spec.analyze)
+            on_disk = self._saved.get(spec.name)
+            if on_disk is None or (persist and on_disk != file_versions):
+                matrix.save(path, file_versions, self._fingerprint)
+                self._saved[spec.name] = dict(file_versions)
+            matrices[spec.name] = matrix
+        return LexicalSnapshot(version, file_versions, matrices)
