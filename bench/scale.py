@@ -39,6 +39,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # the project's `ingest` package, not bench/ingest.py next to this file
 RESULTS = REPO / "bench" / "results" / "scale.json"
 CORPUS = REPO / "data" / "corpus"
 NEWS = Path("/work/shared/datasets/crud-rag-sample")
@@ -108,7 +109,7 @@ for question in questions:
     refused += assistant.ask(question, llm="extractive").refused
     answer.append((time.perf_counter() - started) * 1000)
 rss, peak = rss_mb()
-print(json.dumps({"start_s": start_s, "retrieve_ms": retrieve, "answer_ms": answer, "refused": refused, "rss_mb": rss, "peak_rss_mb": peak}))
+print(json.dumps({"start_s": start_s, "retrieve_ms": retrieve, "answer_ms": answer, "refused": refused, "rss_mb": rss, "peak_rss_mb": peak}), flush=True)
 app.close()
 os._exit(0)
 """
@@ -239,7 +240,7 @@ def _run(code: str, *args: str, timeout: float = 4 * 3600) -> dict:
     out = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
     if out.returncode != 0:
         raise RuntimeError(f"child failed ({out.returncode}):\n{out.stderr[-3000:]}")
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(next(line for line in reversed(out.stdout.splitlines()) if line.startswith("{")))
     result["wall_seconds"] = time.perf_counter() - started
     return result
 

@@ -51,6 +51,9 @@ _VERSION = "version"
 _IDENTITY = "identity"
 _VECTORS_IN_SYNC = "vectors_in_sync"
 _BATCH = 500  # bound parameters per IN (...) query
+# The versions this process committed, per catalog file, so a reader can tell its own process's
+# writes from another's (embedded Chroma does not see another process's writes until reopened).
+_WRITTEN_HERE: dict[str, set[int]] = {}
 
 
 def _sql_literal(value: object) -> str:
@@ -83,6 +86,8 @@ class Catalog:
         # from an earlier one (the lexical indexes) must not be taken for this one's.
         self._db.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (_IDENTITY, secrets.randbits(62)))
         self._lock = threading.Lock()
+        self._written_here = _WRITTEN_HERE.setdefault(str(path.resolve()), set())
+        self._uncommitted_version: int | None = None
 
     def _add_missing_columns(self) -> None:
         """An index written before a record gained a field gets the column, with the field's default.
@@ -171,6 +176,10 @@ class Catalog:
         rows = self._query("SELECT period FROM documents WHERE kind = 'bulletin' AND period != '' ORDER BY period")
         return [row[0] for row in rows]
 
+    def written_elsewhere(self, after: int, upto: int) -> bool:
+        """Did another process commit any of the versions after `after` up to `upto`?"""
+        return any(version not in self._written_here for version in range(after + 1, upto + 1))
+
     def vectors_in_sync(self) -> bool:
         """False while a writer may have left Chroma and the catalog apart (set before, cleared after)."""
         rows = self._query("SELECT value FROM meta WHERE key = ?", (_VECTORS_IN_SYNC,))
@@ -210,10 +219,16 @@ class Catalog:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            else:
+                if self._uncommitted_version is not None:
+                    self._written_here.add(self._uncommitted_version)
+            finally:
+                self._uncommitted_version = None
 
     def _bump_version(self) -> int:
         self._db.execute("INSERT INTO meta VALUES (?, 1) ON CONFLICT(key) DO UPDATE SET value = value + 1", (_VERSION,))
-        return self._db.execute("SELECT value FROM meta WHERE key = ?", (_VERSION,)).fetchone()[0]
+        self._uncommitted_version = self._db.execute("SELECT value FROM meta WHERE key = ?", (_VERSION,)).fetchone()[0]
+        return self._uncommitted_version
 
     def _delete_file_rows(self, file: str) -> None:
         for table in ("documents", "items", "chunks"):

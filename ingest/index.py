@@ -108,6 +108,20 @@ class Index:
     def store(self) -> VectorStore:
         return VectorStore(self.settings.index_dir / "chroma", self.settings.collection, self.embedder.name, self.settings.chroma_url)
 
+    def reopen_store(self) -> None:
+        """Drop this process's embedded Chroma state, which never sees another process's writes.
+
+        Embedded Chroma keeps its vector index in memory: after `heluo ingest` in another process it
+        would return deleted chunks (without metadata) and miss new ones. A Chroma server is shared
+        by every process and needs nothing.
+        """
+        if self.settings.chroma_url:
+            return
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        SharedSystemClient.clear_system_cache()  # handles already open keep working
+        self.__dict__.pop("store", None)
+
     @contextmanager
     def writing(self) -> Iterator[None]:
         """One writer at a time (CLI and UI uploads may overlap); readers are never blocked."""
@@ -152,8 +166,8 @@ def discover(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
 def ingest(paths: Sequence[Path], settings: Settings, progress: Progress | None = None) -> IngestReport:
     """Index the files: unchanged ones skipped, changed ones replaced, removed ones (of scanned folders) dropped.
 
-    An embeddings server that fails raises EmbeddingServiceError (a ValueError) after the files
-    embedded before it are written; nothing of the file it failed on is.
+    An embeddings server that fails raises EmbeddingServiceError (a ValueError) once the files
+    embedded before the failure are written; nothing of a file it failed on is.
     """
     started = time.perf_counter()
     index = Index(settings)
@@ -161,38 +175,7 @@ def ingest(paths: Sequence[Path], settings: Settings, progress: Progress | None 
     files, folders = discover(paths)
     _timed(report, "repair", lambda: _repair_if_needed(index, report))
     known = index.catalog.fingerprints()
-    pipeline = pipeline_fingerprint(settings)
-    manifests = {folder: load_manifest(folder) for folder in {f.parent.resolve() for f in files}}
-    done = 0
-
-    def finished(name: str, count: int = 1) -> None:
-        nonlocal done
-        done += count
-        if progress:
-            progress(name, done, len(files))
-
-    stage: EmbeddingStage | None = None
-    try:
-        for path in files:
-            override = manifests[path.parent.resolve()].get(path.name)
-            prepared = _prepare(path, override, pipeline, known.get(path.name), settings, report)
-            if prepared is None:
-                finished(path.name)
-                continue
-            if stage is None:  # the embedder loads only when something changed
-                stage = EmbeddingStage(index.embedder, settings.embed_batch)
-            stage.submit(prepared)
-            for group in stage.finished():
-                _write(index, group, report)
-                finished(group[-1].prepared.name, len(group))
-        if stage is not None:
-            for group in stage.drain(progress):
-                _write(index, group, report)
-                finished(group[-1].prepared.name, len(group))
-    finally:
-        if stage is not None:
-            stage.stop()
-            report.stage_seconds["embed"] = stage.busy_seconds
+    _index_files(index, files, known, report, progress)
     seen = {path.name for path in files}
     for file, (_fingerprint, source) in known.items():
         if file not in seen and Path(source).parent in folders and not Path(source).exists():
@@ -208,6 +191,43 @@ def ingest(paths: Sequence[Path], settings: Settings, progress: Progress | None 
     report.embedded = index.embedder.misses if "embedder" in index.__dict__ else 0
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _index_files(index: Index, files: list[Path], known: dict[str, tuple[str, str]], report: IngestReport, progress: Progress | None) -> None:
+    """Prepare each changed file here while the embedding stage works on the previous ones; write as they finish."""
+    pipeline = pipeline_fingerprint(index.settings)
+    manifests = {folder: load_manifest(folder) for folder in {f.parent.resolve() for f in files}}
+    done = 0
+
+    def finished(name: str, count: int = 1) -> None:
+        nonlocal done
+        done += count
+        if progress:
+            progress(name, done, len(files))
+
+    def write(groups: Iterator[list[EmbeddedFile]]) -> None:
+        for group in groups:
+            _write(index, group, report)
+            finished(group[-1].prepared.name, len(group))
+
+    stage: EmbeddingStage | None = None
+    try:
+        for path in files:
+            override = manifests[path.parent.resolve()].get(path.name)
+            prepared = _prepare(path, override, pipeline, known.get(path.name), index.settings, report)
+            if prepared is None:
+                finished(path.name)
+                continue
+            if stage is None:  # the embedder loads only when something changed
+                stage = EmbeddingStage(index.embedder, index.settings.embed_batch)
+            stage.submit(prepared)
+            write(stage.finished())
+        if stage is not None:
+            write(stage.drain(progress))
+    finally:
+        if stage is not None:
+            stage.stop()
+            report.stage_seconds["embed"] = stage.busy_seconds
 
 
 def remove_document(file: str, settings: Settings) -> bool:
@@ -336,7 +356,7 @@ class EmbeddingStage:
         while self._thread.is_alive() or not self._outbox.empty():
             self._thread.join(timeout=0.5)
             if progress and self._thread.is_alive():
-                progress("embedding", self.embedded_texts, self.submitted_texts)
+                progress("正在计算向量", self.embedded_texts, self.submitted_texts)
             yield from self.finished()
 
     def stop(self) -> None:
@@ -396,9 +416,8 @@ class EmbeddingStage:
                 entry.vectors[text] = vector
                 entry.missing -= 1
 
-    def _emit_ready(self, pending: deque[_Pending]) -> bool:
-        """Hand over the leading files whose vectors are all there; True if any was."""
-        emitted = False
+    def _emit_ready(self, pending: deque[_Pending]) -> None:
+        """Hand over the leading files whose vectors are all there (files leave in the order they came)."""
         while pending and pending[0].missing == 0:
             entry = pending.popleft()
             chunks = entry.prepared.chunks
@@ -407,8 +426,6 @@ class EmbeddingStage:
             with self._room:
                 self._backlog_chunks -= len(chunks)
                 self._room.notify_all()
-            emitted = True
-        return emitted
 
 
 @dataclass

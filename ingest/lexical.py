@@ -22,9 +22,9 @@ import json
 import math
 import os
 import threading
-from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +35,7 @@ from ingest.store import date_to_int, filter_span, needs_day_precision
 from ingest.textutil import normalize_spaces, tokenize
 
 _FORMAT = 1
-Analyzer = Callable[[str], list[str]]
+Analyzer = Callable[[str], np.ndarray]  # text -> term codes (int64), repeats kept
 
 
 @dataclass(frozen=True)
@@ -51,23 +51,19 @@ class LexicalRow:
 
 
 class TermMatrix:
-    """Term counts of rows in key order, as posting lists (CSC), with each row's key, file and span."""
+    """Term counts of rows in key order, as posting lists (CSC), with each row's key, file and span.
 
-    def __init__(
-        self,
-        keys: np.ndarray,
-        files: np.ndarray,
-        spans: np.ndarray,
-        lengths: np.ndarray,
-        postings,
-        vocabulary: dict[str, int],
-    ) -> None:
+    Terms are 63-bit codes (`token_code`, `gram_codes`), kept in a sorted array: no per-term Python
+    object, so a saved index loads as a few arrays, whatever the vocabulary's size.
+    """
+
+    def __init__(self, keys: np.ndarray, files: np.ndarray, spans: np.ndarray, lengths: np.ndarray, terms: np.ndarray, postings) -> None:
         self.keys = keys  # str, sorted
         self.files = files  # str
         self.spans = spans  # int64 (rows, 3): date, date_end, day_precise
-        self.lengths = lengths  # int32: tokens per row, repeats included
-        self.postings = postings  # scipy CSC (rows x vocabulary), uint16 counts, sorted row indices
-        self.vocabulary = vocabulary  # term -> column
+        self.lengths = lengths  # int32: terms per row, repeats included
+        self.terms = terms  # int64, sorted: the code of each column
+        self.postings = postings  # scipy CSC (rows x terms), uint16 counts, sorted row indices
 
     @property
     def rows(self) -> int:
@@ -81,56 +77,55 @@ class TermMatrix:
     def _empty(cls) -> TermMatrix:
         from scipy.sparse import csc_matrix
 
-        return cls(
-            np.array([], dtype=str), np.array([], dtype=str), np.zeros((0, 3), dtype=np.int64), np.zeros(0, dtype=np.int32),
-            csc_matrix((0, 0), dtype=np.uint16), {},
-        )
+        empty = np.zeros(0, dtype=np.int64)
+        return cls(np.array([], dtype=str), np.array([], dtype=str), np.zeros((0, 3), dtype=np.int64), empty.astype(np.int32), empty, csc_matrix((0, 0), dtype=np.uint16))
 
     def replace_files(self, files: Collection[str], rows: Sequence[LexicalRow], analyze: Analyzer) -> TermMatrix:
         """A new matrix without the rows of `files`, with `rows` added (the current rows of those files)."""
         from scipy.sparse import csr_matrix, vstack
 
-        vocabulary = dict(self.vocabulary)
-        added, lengths = _count_terms(rows, analyze, vocabulary)
-        keep = ~np.isin(self.files, list(files)) if len(files) and self.rows else np.ones(self.rows, dtype=bool)
-        width = len(vocabulary)
-        kept = self.postings.tocsr()[np.flatnonzero(keep)]
-        kept.resize((kept.shape[0], width))
-        added.resize((added.shape[0], width))
-        combined = vstack([kept, added], format="csr")
+        counted = [np.unique(analyze(row.text), return_counts=True) for row in rows]
+        new_codes = np.concatenate([codes for codes, _ in counted]) if counted else np.zeros(0, dtype=np.int64)
+        terms = np.union1d(self.terms, new_codes).astype(np.int64)
+        keep = np.flatnonzero(~np.isin(self.files, list(files))) if len(files) and self.rows else np.arange(self.rows)
+        kept = self.postings.tocsr()[keep]
+        kept = csr_matrix((kept.data, np.searchsorted(terms, self.terms)[kept.indices], kept.indptr), shape=(len(keep), len(terms)))
+        indptr = np.concatenate([[0], np.cumsum([len(codes) for codes, _ in counted], dtype=np.int64)])
+        data = np.concatenate([np.minimum(counts, 65535) for _, counts in counted]).astype(np.uint16) if counted else np.zeros(0, dtype=np.uint16)
+        added = csr_matrix((data, np.searchsorted(terms, new_codes), indptr), shape=(len(rows), len(terms)))
+        # An empty row counts one term, as bm25s's placeholder token did (it weighs in the average length).
+        lengths = np.array([max(1, int(counts.sum())) for _, counts in counted], dtype=np.int32)
         keys = np.concatenate([self.keys[keep], np.array([r.key for r in rows], dtype=str)])
         order = np.argsort(keys, kind="stable")
         spans = np.concatenate([self.spans[keep], np.array([(r.date, r.date_end, r.day_precise) for r in rows], dtype=np.int64).reshape(-1, 3)])
-        postings = csr_matrix(combined[order]).tocsc()
+        postings = vstack([kept, added], format="csr")[order].tocsc()
         postings.sort_indices()
         return TermMatrix(
             keys[order],
             np.concatenate([self.files[keep], np.array([r.file for r in rows], dtype=str)])[order],
             spans[order],
             np.concatenate([self.lengths[keep], lengths])[order],
+            terms,
             postings,
-            vocabulary,
         )
 
-    def column(self, term: str) -> tuple[np.ndarray, np.ndarray]:
-        """(rows that contain the term, its count in each): empty for an unknown term."""
-        column = self.vocabulary.get(term)
-        if column is None:
+    def column(self, code: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows that contain the term, its count in each): empty for a term no row has."""
+        column = int(np.searchsorted(self.terms, code))
+        if column == len(self.terms) or self.terms[column] != code:
             return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.uint16)
         start, end = self.postings.indptr[column], self.postings.indptr[column + 1]
         return self.postings.indices[start:end], self.postings.data[start:end]
 
     def save(self, path: Path, file_versions: Mapping[str, int], fingerprint: str) -> None:
         """Write atomically: a reader sees the old file or the new one, never half of one."""
-        meta = {"fingerprint": fingerprint, "file_versions": dict(file_versions)}
-        terms = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
+        meta = json.dumps({"fingerprint": fingerprint, "file_versions": dict(file_versions)}, ensure_ascii=False)
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         with open(partial, "wb") as out:
             np.savez(
-                out,
-                meta=_json_bytes(meta), keys=_json_bytes(self.keys.tolist()), files=_json_bytes(self.files.tolist()),
-                terms=_json_bytes(terms), spans=self.spans, lengths=self.lengths,
+                out, meta=np.frombuffer(meta.encode("utf-8"), dtype=np.uint8), keys=self.keys, files=self.files,
+                spans=self.spans, lengths=self.lengths, terms=self.terms,
                 indptr=self.postings.indptr, indices=self.postings.indices, data=self.postings.data,
             )
         os.replace(partial, path)
@@ -141,43 +136,36 @@ class TermMatrix:
         from scipy.sparse import csc_matrix
 
         try:
-            with np.load(path) as stored:
+            with np.load(path, allow_pickle=False) as stored:
                 meta = json.loads(stored["meta"].tobytes())
                 if meta.get("fingerprint") != fingerprint:
                     return None
-                terms = json.loads(stored["terms"].tobytes())
-                keys = np.array(json.loads(stored["keys"].tobytes()), dtype=str)
+                keys, terms = stored["keys"], stored["terms"]
                 postings = csc_matrix((stored["data"], stored["indices"], stored["indptr"]), shape=(len(keys), len(terms)))
-                matrix = cls(
-                    keys, np.array(json.loads(stored["files"].tobytes()), dtype=str), stored["spans"].reshape(-1, 3),
-                    stored["lengths"], postings, {term: column for column, term in enumerate(terms)},
-                )
+                matrix = cls(keys, stored["files"], stored["spans"].reshape(-1, 3), stored["lengths"], terms, postings)
         except (OSError, ValueError, KeyError):
             return None
         return matrix, {file: int(version) for file, version in meta["file_versions"].items()}
 
 
-def _count_terms(rows: Sequence[LexicalRow], analyze: Analyzer, vocabulary: dict[str, int]):
-    """(CSR counts of the rows, tokens per row); new terms are added to `vocabulary`."""
-    from scipy.sparse import csr_matrix
-
-    indptr, indices, counts, lengths = [0], [], [], []
-    for row in rows:
-        terms = analyze(row.text)
-        lengths.append(len(terms) or 1)  # an empty row counts one token, as bm25s's placeholder did
-        for term, count in Counter(terms).items():
-            indices.append(vocabulary.setdefault(term, len(vocabulary)))
-            counts.append(min(count, 65535))
-        indptr.append(len(indices))
-    matrix = csr_matrix(
-        (np.array(counts, dtype=np.uint16), np.array(indices, dtype=np.int32), np.array(indptr, dtype=np.int64)),
-        shape=(len(rows), len(vocabulary)),
-    )
-    return matrix, np.array(lengths, dtype=np.int32)
+@lru_cache(maxsize=1 << 18)
+def token_code(token: str) -> int:
+    """A word's 63-bit code (a stable hash: two of a corpus's words share one with odds of about 1e-9)."""
+    return int.from_bytes(hashlib.blake2b(token.encode("utf-8"), digest_size=8).digest(), "little") >> 1
 
 
-def _json_bytes(value) -> np.ndarray:
-    return np.frombuffer(json.dumps(value, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
+def token_codes(text: str) -> np.ndarray:
+    """The BM25 analyzer: search-mode jieba tokens (repeats kept), as codes."""
+    return np.fromiter((token_code(token) for token in tokenize(text)), dtype=np.int64)
+
+
+def gram_codes(text: str) -> np.ndarray:
+    """The evidence analyzer: every character and character bigram of the text as evidence matching sees it.
+
+    A character's code is its code point; a bigram's is (first + 1) << 21 | second, above every code point.
+    """
+    points = np.frombuffer(normalize_spaces(text).lower().encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    return np.concatenate([points, ((points[:-1] + 1) << 21) | points[1:]])
 
 
 class Bm25Index:
@@ -190,7 +178,7 @@ class Bm25Index:
     K1, B = 1.5, 0.75
 
     def __init__(self, chunks: Sequence[Chunk] = (), items: Mapping[str, Item] | None = None, periods: Mapping[str, str] | None = None, *, matrix: TermMatrix | None = None) -> None:
-        self.matrix = matrix or TermMatrix.build(chunk_rows(chunks, items or {}, periods or {}), tokenize)
+        self.matrix = matrix or TermMatrix.build(chunk_rows(chunks, items or {}, periods or {}), token_codes)
         lengths = self.matrix.lengths.astype(np.float64)
         average = lengths.mean() if len(lengths) else 1.0
         # Per row, the length part of the term-frequency saturation: k1 * (1 - b + b * |d| / avgdl).
@@ -202,7 +190,7 @@ class Bm25Index:
         total = self.matrix.rows
         scores = np.zeros(total, dtype=np.float32)
         for token in tokens:
-            rows, counts = self.matrix.column(token)
+            rows, counts = self.matrix.column(token_code(token))
             if not len(rows):
                 continue
             idf = np.float32(math.log(1 + (total - len(rows) + 0.5) / (len(rows) + 0.5)))
@@ -246,20 +234,15 @@ class TermPresence:
     def frequency(self, term: str) -> int:
         if not term:
             return self.matrix.rows
-        grams = [term] if len(term) == 1 else [term[i : i + 2] for i in range(len(term) - 1)]
-        found: np.ndarray | None = None
-        for gram in sorted(set(grams), key=lambda g: len(self.matrix.column(g)[0])):
-            rows = self.matrix.column(gram)[0]
-            found = rows if found is None else np.intersect1d(found, rows, assume_unique=True)
+        points = [ord(ch) for ch in term]
+        grams = points if len(points) == 1 else [((a + 1) << 21) | b for a, b in zip(points, points[1:])]
+        postings = sorted((self.matrix.column(gram)[0] for gram in set(grams)), key=len)
+        found = postings[0]
+        for rows in postings[1:]:
             if not len(found):
-                return 0
-        return len(found) if found is not None else 0
-
-
-def substring_terms(text: str) -> list[str]:
-    """The distinct characters and character bigrams of the text as evidence matching sees it."""
-    text = normalize_spaces(text).lower()
-    return list({*text, *(text[i : i + 2] for i in range(len(text) - 1))})
+                break
+            found = np.intersect1d(found, rows, assume_unique=True)
+        return len(found)
 
 
 def chunk_rows(chunks: Sequence[Chunk], items: Mapping[str, Item], periods: Mapping[str, str]) -> list[LexicalRow]:
@@ -291,8 +274,8 @@ class IndexSpec:
 
 
 INDEXES = (
-    IndexSpec("chunks_bm25", _catalog_chunk_rows, tokenize),
-    IndexSpec("item_terms", _catalog_item_rows, substring_terms),
+    IndexSpec("chunks_bm25", _catalog_chunk_rows, token_codes),
+    IndexSpec("item_terms", _catalog_item_rows, gram_codes),
 )
 
 

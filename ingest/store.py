@@ -140,6 +140,7 @@ class VectorStore:
         return [
             VectorMatch(chunk_id, metadata["item_id"], 1.0 - float(distance))
             for chunk_id, metadata, distance in zip(result["ids"][0], result["metadatas"][0], result["distances"][0])
+            if metadata is not None  # a vector deleted by another process, still in this one's index
         ]
 
     def get_metadata(self, where: dict[str, Any]) -> list[dict[str, Any]]:

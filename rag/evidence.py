@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Iterable
 
-from ingest.lexical import LexicalRow, TermMatrix, TermPresence, substring_terms
+from ingest.lexical import LexicalRow, TermMatrix, TermPresence, gram_codes
 from ingest.records import Item
 from ingest.textutil import normalize_spaces, split_sentences, words
 
@@ -58,7 +58,7 @@ class TermWeights:
     def __init__(self, texts: Iterable[str] = (), presence: TermPresence | None = None) -> None:
         if presence is None:
             rows = [LexicalRow(f"{number:09d}", "", text) for number, text in enumerate(texts)]
-            presence = TermPresence(TermMatrix.build(rows, substring_terms))
+            presence = TermPresence(TermMatrix.build(rows, gram_codes))
         self._presence = presence
         self._cache: dict[str, float] = {}
 

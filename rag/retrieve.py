@@ -14,7 +14,7 @@ from ingest.embedder import EmbeddingServiceError
 from ingest.index import Index
 from ingest.lexical import Bm25Index, LexicalIndexes, LexicalSnapshot
 from ingest.records import Item
-from ingest.store import date_range_filter
+from ingest.store import VectorStore, date_range_filter
 from rag.evidence import TermWeights
 from rag.fusion import interleave, reciprocal_rank_fusion
 from rag.records import Hit, Query
@@ -31,6 +31,7 @@ class Retriever:
         self._reranker_name = reranker
         self._lock = threading.Lock()
         self._weights: tuple[LexicalSnapshot, TermWeights] | None = None
+        self._store_version: int | None = None  # the catalog version the vector store was opened at
 
     @cached_property
     def _lexical(self) -> LexicalIndexes:
@@ -46,8 +47,7 @@ class Retriever:
 
     def warm_up(self) -> None:
         """Load what the first question would otherwise wait for: the indexes, the vector store, the query encoder."""
-        self._snapshot()
-        self.index.store.count()
+        self._vector_store(self._snapshot().version).count()
         try:
             self.index.embedder.embed_query("预热")
         except EmbeddingServiceError:
@@ -79,8 +79,9 @@ class Retriever:
         return self._retrieve_one(query, k, notices)
 
     def _retrieve_one(self, query: Query, k: int, notices: list[str] | None = None) -> list[Hit]:
-        bm25 = self._snapshot().chunks
-        dense_ids = [m.chunk_id for m in self._dense(query, notices)]
+        snapshot = self._snapshot()
+        bm25 = snapshot.chunks
+        dense_ids = [m.chunk_id for m in self._dense(query, snapshot.version, notices)]
         lexical_ids = bm25.search(query.text, self.candidates, query.date_from, query.date_to)
         chunks_by_id = self.index.catalog.chunks_by_id([*dense_ids, *lexical_ids])
         dense = [cid for cid in dense_ids if cid in chunks_by_id]  # the catalog decides what is current
@@ -100,7 +101,7 @@ class Retriever:
             ranked = self._rerank(query.text, ranked[: max(k * 4, 20)])
         return ranked[:k]
 
-    def _dense(self, query: Query, notices: list[str] | None):
+    def _dense(self, query: Query, version: int, notices: list[str] | None):
         """Vector matches; when the embeddings server fails, none (BM25 alone answers) and a notice says so."""
         try:
             vector = self.index.embedder.embed_query(query.text)
@@ -109,7 +110,18 @@ class Retriever:
             if notices is not None and notice not in notices:
                 notices.append(notice)
             return []
-        return self.index.store.search(vector, self.candidates, date_range_filter(query.date_from, query.date_to))
+        return self._vector_store(version).search(vector, self.candidates, date_range_filter(query.date_from, query.date_to))
+
+    def _vector_store(self, version: int) -> VectorStore:
+        """The vector store, reopened when another process changed the catalog since it was opened."""
+        with self._lock:
+            if self._store_version is None:
+                self._store_version = version
+            elif version > self._store_version:
+                if self.index.catalog.written_elsewhere(self._store_version, version):
+                    self.index.reopen_store()
+                self._store_version = version
+        return self.index.store
 
     def _rerank(self, text: str, hits: list[Hit]) -> list[Hit]:
         scores = self._reranker.predict([(text, hit.chunk_text) for hit in hits])

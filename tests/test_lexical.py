@@ -13,7 +13,7 @@ import pytest
 
 from conftest import CORPUS, REPO
 from ingest.catalog import Catalog
-from ingest.lexical import INDEXES, Bm25Index, LexicalIndexes, TermMatrix, TermPresence, substring_terms
+from ingest.lexical import INDEXES, Bm25Index, LexicalIndexes, TermMatrix, TermPresence, gram_codes, token_codes
 from ingest.records import Chunk, Document, Item
 from ingest.textutil import normalize_spaces, tokenize
 from rag.evidence import key_terms
@@ -35,7 +35,7 @@ def chunk_rows(catalog):
 
 
 def test_scores_are_those_of_bm25s(chunk_rows):
-    ours = Bm25Index(matrix=TermMatrix.build(chunk_rows, tokenize))
+    ours = Bm25Index(matrix=TermMatrix.build(chunk_rows, token_codes))
     theirs = bm25s.BM25()
     theirs.index([tokenize(row.text) or ["\u0000"] for row in chunk_rows], show_progress=False)
     for question in QUESTIONS:
@@ -44,15 +44,15 @@ def test_scores_are_those_of_bm25s(chunk_rows):
 
 
 def test_an_index_updated_for_one_changed_file_ranks_like_a_rebuild(chunk_rows, tmp_path):
-    saved = TermMatrix.build(chunk_rows, tokenize)
+    saved = TermMatrix.build(chunk_rows, token_codes)
     saved.save(tmp_path / "chunks.npz", {}, "code")
     loaded, _ = TermMatrix.load(tmp_path / "chunks.npz", "code")
     july = [row for row in chunk_rows if row.file == JUL]
     # The July bulletin changes: one item edited, one gone, one new (with words no other row has).
     changed = [replace(july[0], text=july[0].text + "新增内容：城市书房再添三座"), *july[2:]]
     changed.append(replace(july[1], key=july[1].key + "-new", text="洛阳举办首届杜苏芮台风防御演练"))
-    updated = loaded.replace_files({JUL}, changed, tokenize).replace_files({FEB}, [], tokenize)
-    rebuilt = TermMatrix.build([row for row in chunk_rows if row.file not in {JUL, FEB}] + changed, tokenize)
+    updated = loaded.replace_files({JUL}, changed, token_codes).replace_files({FEB}, [], token_codes)
+    rebuilt = TermMatrix.build([row for row in chunk_rows if row.file not in {JUL, FEB}] + changed, token_codes)
     assert updated.keys.tolist() == rebuilt.keys.tolist()
     first, second = Bm25Index(matrix=updated), Bm25Index(matrix=rebuilt)
     for question in [*QUESTIONS, "杜苏芮台风", "城市书房"]:
@@ -65,7 +65,7 @@ def test_an_index_updated_for_one_changed_file_ranks_like_a_rebuild(chunk_rows, 
 
 def test_term_frequencies_match_a_substring_count(catalog):
     items = catalog.items()
-    presence = TermPresence(TermMatrix.build(ITEM_ROWS(catalog, [d.file for d in catalog.documents()]), substring_terms))
+    presence = TermPresence(TermMatrix.build(ITEM_ROWS(catalog, [d.file for d in catalog.documents()]), gram_codes))
     texts = [normalize_spaces(f"{item.title} {item.text}").lower() for item in items]
     terms = sorted({term for question in QUESTIONS for term in key_terms(question)} | {"洛", "2"})
     exact = 0
