@@ -123,9 +123,11 @@ class Catalog:
         rows = self._query(f"SELECT {','.join(_DOCUMENT_COLUMNS)} FROM documents ORDER BY file")
         return [Document(*row) for row in rows]
 
-    def fingerprints(self) -> dict[str, tuple[str, str]]:
-        """file -> (fingerprint, source path)."""
-        return {file: (fp, source) for file, fp, source in self._query("SELECT file, fingerprint, source FROM documents")}
+    def fingerprints(self, files: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
+        """file -> (fingerprint, source path), of every file or of these."""
+        sql = "SELECT file, fingerprint, source FROM documents"
+        rows = self._query(sql) if files is None else self._select_in(sql, "file", files)
+        return {file: (fp, source) for file, fp, source in rows}
 
     def items(self, file: str | None = None, month: str | None = None) -> list[Item]:
         sql, args = f"SELECT {','.join(_ITEM_COLUMNS)} FROM items", []

@@ -233,7 +233,7 @@ def _index_files(index: Index, files: list[Path], known: dict[str, tuple[str, st
 def remove_document(file: str, settings: Settings) -> bool:
     index = Index(settings)
     with index.writing():
-        if file not in index.catalog.fingerprints():
+        if not index.catalog.fingerprints([file]):
             return False
         _remove_file(index, file)
     return True
@@ -318,7 +318,7 @@ class EmbeddingStage:
         self._backlog_chunks = 0  # chunks of the files submitted and not yet handed back
         self._stopping = threading.Event()
         self.embedded_texts = 0
-        self.submitted_texts = 0
+        self.texts_to_embed = 0  # not in the cache, counted once each
         self.busy_seconds = 0.0
         self._thread = threading.Thread(target=self._run, name="heluo-embed", daemon=True)
         self._thread.start()
@@ -328,7 +328,6 @@ class EmbeddingStage:
             while self._backlog_chunks > self._backlog and self._thread.is_alive():
                 self._room.wait(0.5)
             self._backlog_chunks += len(prepared.chunks)
-            self.submitted_texts += len(prepared.chunks)
         self._inbox.put(prepared)
 
     def finished(self) -> Iterator[list[EmbeddedFile]]:
@@ -356,7 +355,7 @@ class EmbeddingStage:
         while self._thread.is_alive() or not self._outbox.empty():
             self._thread.join(timeout=0.5)
             if progress and self._thread.is_alive():
-                progress("正在计算向量", self.embedded_texts, self.submitted_texts)
+                progress("正在计算向量", self.embedded_texts, self.texts_to_embed)
             yield from self.finished()
 
     def stop(self) -> None:
@@ -402,6 +401,7 @@ class EmbeddingStage:
                 if text not in waiting:
                     waiting[text] = []
                     todo.append(text)
+                    self.texts_to_embed += 1
                 waiting[text].append(entry)
                 entry.missing += 1
         return entry
@@ -438,7 +438,7 @@ class _Pending:
 def _write(index: Index, group: list[EmbeddedFile], report: IngestReport) -> None:
     """Write embedded files under the lock: vectors first, then each file's catalog rows, then the stale vectors."""
     with index.writing():
-        current = index.catalog.fingerprints()
+        current = index.catalog.fingerprints(e.prepared.name for e in group)
         todo = []
         for embedded in group:
             if current.get(embedded.prepared.name, ("",))[0] == embedded.prepared.fingerprint:

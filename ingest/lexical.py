@@ -23,8 +23,8 @@ import math
 import os
 import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +34,6 @@ from ingest.records import Chunk, Item
 from ingest.store import date_to_int, filter_span, needs_day_precision
 from ingest.textutil import normalize_spaces, tokenize
 
-_FORMAT = 1
 Analyzer = Callable[[str], np.ndarray]  # text -> term codes (int64), repeats kept
 
 
@@ -284,7 +283,7 @@ def _code_fingerprint() -> str:
     from importlib.metadata import version
 
     here = Path(__file__).parent
-    digest = hashlib.sha256(f"{_FORMAT}/{version('rjieba')}".encode())
+    digest = hashlib.sha256(version("rjieba").encode())
     for module in ("lexical", "textutil"):
         digest.update((here / f"{module}.py").read_bytes())
     return digest.hexdigest()[:16]
@@ -296,20 +295,15 @@ class LexicalSnapshot:
 
     version: int
     file_versions: dict[str, int]
-    matrices: dict[str, TermMatrix]
-    _derived: dict = field(default_factory=dict, compare=False, repr=False)
+    matrices: dict[str, TermMatrix]  # by IndexSpec name
 
-    @property
+    @cached_property
     def chunks(self) -> Bm25Index:
-        if "chunks" not in self._derived:
-            self._derived["chunks"] = Bm25Index(matrix=self.matrices["chunks_bm25"])
-        return self._derived["chunks"]
+        return Bm25Index(matrix=self.matrices["chunks_bm25"])
 
-    @property
+    @cached_property
     def item_terms(self) -> TermPresence:
-        if "item_terms" not in self._derived:
-            self._derived["item_terms"] = TermPresence(self.matrices["item_terms"])
-        return self._derived["item_terms"]
+        return TermPresence(self.matrices["item_terms"])
 
 
 class LexicalIndexes:

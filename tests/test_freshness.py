@@ -1,5 +1,5 @@
 """A running assistant (the web server's) sees what `heluo ingest` in another process changed, on the
-next question, re-reading only the changed files."""
+next question, re-reading only the changed files (today's bug: "出错了（TypeError）" until a restart)."""
 
 from __future__ import annotations
 
@@ -41,5 +41,7 @@ def test_an_ingest_by_another_process_is_seen_on_the_next_question(tmp_path, mon
     answer = assistant.ask(QUESTION)
     assert "5234.5亿元" in answer.text and "5128.4亿元" not in answer.text
     assert all("5128.4亿元" not in hit.chunk_text for hit in answer.retrieved)
+    # The vector side sees the new chunk too: embedded Chroma was reopened, its stale graph dropped.
+    assert any(hit.dense_rank for hit in answer.retrieved if "5234.5亿元" in hit.chunk_text)
     assert reread == [CITY]  # only the changed file was re-read
     assert assistant.months() == ["2023-07"]
