@@ -163,6 +163,10 @@ class Catalog:
             for row in self._select_in(sql, "c.file", files)
         ]
 
+    def items_in(self, files: Iterable[str]) -> int:
+        """How many items these files hold."""
+        return sum(row[0] for row in self._select_in("SELECT items FROM documents", "file", files))
+
     def chunks(self) -> list[Chunk]:
         return [Chunk(*row) for row in self._query(f"SELECT {','.join(_CHUNK_COLUMNS)} FROM chunks ORDER BY chunk_id")]
 

@@ -129,6 +129,18 @@ class TermMatrix:
             )
         os.replace(partial, path)
 
+    @staticmethod
+    def saved_versions(path: Path, fingerprint: str) -> dict[str, int] | None:
+        """The file versions a saved matrix holds (its small header only), or None when it is not usable."""
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                meta = json.loads(stored["meta"].tobytes())
+        except (OSError, ValueError, KeyError):
+            return None
+        if meta.get("fingerprint") != fingerprint:
+            return None
+        return {file: int(version) for file, version in meta["file_versions"].items()}
+
     @classmethod
     def load(cls, path: Path, fingerprint: str) -> tuple[TermMatrix, dict[str, int]] | None:
         """(matrix, the file versions it holds), or None when missing, unreadable or made by other code."""
@@ -307,7 +319,15 @@ class LexicalSnapshot:
 
 
 class LexicalIndexes:
-    """The catalog's lexical indexes, in step with it: `current()` patches in only the files that changed."""
+    """The catalog's lexical indexes, in step with it: `current()` patches in only the files that changed.
+
+    The saved copy may lag the catalog by small changes: the catalog holds their rows, and a reader
+    patches them in (reading and analysing only those files). Ingest rewrites the saved copy once
+    what it lacks reaches `REWRITE_SHARE` of the items, so an ingest of one document into a large
+    index does not pay for rewriting all of it, and a reader never patches in more than that share.
+    """
+
+    REWRITE_SHARE = 0.1
 
     def __init__(self, catalog: Catalog, folder: Path, specs: Sequence[IndexSpec] = INDEXES) -> None:
         self._catalog = catalog
@@ -316,7 +336,6 @@ class LexicalIndexes:
         # What the saved files must have been made by: this code, for this very catalog.
         self._fingerprint = f"{_code_fingerprint()}/{catalog.identity()}"
         self._snapshot: LexicalSnapshot | None = None
-        self._saved: dict[str, dict[str, int] | None] = {}  # per index: the file versions of its saved copy
         self._lock = threading.Lock()
 
     def current(self) -> LexicalSnapshot:
@@ -326,35 +345,51 @@ class LexicalIndexes:
             return snapshot
         with self._lock:
             if self._snapshot is None or self._snapshot.version != version:
-                self._snapshot = self._updated(self._snapshot, version, persist=False)
+                self._snapshot = self._updated(self._snapshot, version)
             return self._snapshot
 
-    def save(self) -> LexicalSnapshot:
-        """Bring the saved indexes up to the catalog (ingest calls this after it changed the catalog)."""
+    def save(self) -> None:
+        """After ingest changed the catalog: rewrite each saved index that lacks a large share of it."""
         with self._lock:
-            self._snapshot = self._updated(self._snapshot, self._catalog.version(), persist=True)
-            return self._snapshot
+            file_versions = self._catalog.file_versions()
+            total = max(1, self._catalog.counts()[1])
+            for spec in self._specs:
+                path = self._folder / f"{spec.name}.npz"
+                held = TermMatrix.saved_versions(path, self._fingerprint)
+                if held is not None:
+                    changed, gone = _difference(held, file_versions)
+                    if not (changed or gone) or self._catalog.items_in(changed) < self.REWRITE_SHARE * total:
+                        continue
+                loaded = TermMatrix.load(path, self._fingerprint)
+                matrix, held = loaded or (TermMatrix._empty(), {})
+                self._patched(spec, matrix, held, file_versions).save(path, file_versions, self._fingerprint)
 
-    def _updated(self, snapshot: LexicalSnapshot | None, version: int, persist: bool) -> LexicalSnapshot:
-        """The indexes patched up to the catalog; saved when asked to, or when nothing usable was on disk."""
+    def _updated(self, snapshot: LexicalSnapshot | None, version: int) -> LexicalSnapshot:
+        """The indexes patched up to the catalog; saved only when nothing usable was on disk."""
         # The version is read before the file versions: a commit in between is seen again next time.
         file_versions = self._catalog.file_versions()
         matrices = {}
         for spec in self._specs:
             path = self._folder / f"{spec.name}.npz"
             if snapshot is not None:
-                matrix, held = snapshot.matrices[spec.name], snapshot.file_versions
-            else:
-                loaded = TermMatrix.load(path, self._fingerprint)
-                matrix, held = loaded or (TermMatrix._empty(), {})
-                self._saved[spec.name] = dict(held) if loaded else None
-            changed = sorted(file for file, seen in file_versions.items() if held.get(file) != seen)
-            gone = {file for file in held if file not in file_versions}
-            if changed or gone:
-                matrix = matrix.replace_files({*changed, *gone}, spec.rows(self._catalog, changed), spec.analyze)
-            on_disk = self._saved.get(spec.name)
-            if on_disk is None or (persist and on_disk != file_versions):
-                matrix.save(path, file_versions, self._fingerprint)
-                self._saved[spec.name] = dict(file_versions)
-            matrices[spec.name] = matrix
+                matrices[spec.name] = self._patched(spec, snapshot.matrices[spec.name], snapshot.file_versions, file_versions)
+                continue
+            loaded = TermMatrix.load(path, self._fingerprint)
+            matrix, held = loaded or (TermMatrix._empty(), {})
+            matrices[spec.name] = self._patched(spec, matrix, held, file_versions)
+            if loaded is None:
+                matrices[spec.name].save(path, file_versions, self._fingerprint)
         return LexicalSnapshot(version, file_versions, matrices)
+
+    def _patched(self, spec: IndexSpec, matrix: TermMatrix, held: Mapping[str, int], file_versions: Mapping[str, int]) -> TermMatrix:
+        """The matrix with the rows of every file whose version differs from `held` re-read from the catalog."""
+        changed, gone = _difference(held, file_versions)
+        if not (changed or gone):
+            return matrix
+        return matrix.replace_files({*changed, *gone}, spec.rows(self._catalog, changed), spec.analyze)
+
+
+def _difference(held: Mapping[str, int], current: Mapping[str, int]) -> tuple[list[str], set[str]]:
+    """(files new or changed since `held`, files gone since)."""
+    changed = sorted(file for file, version in current.items() if held.get(file) != version)
+    return changed, {file for file in held if file not in current}

@@ -115,8 +115,21 @@ def test_a_reader_catches_up_by_version_reloading_only_what_changed(tmp_path, mo
     asked.clear()
     assert reader.current().chunks.search("防汛", 5) == [] and asked == [[], []]
 
+    # Ingest rewrites the saved copy once it lacks a large share of the items (here: all of b.txt's) ...
     reader.save()
     asked.clear()
     fresh = LexicalIndexes(Catalog(path), tmp_path / "lexical").current()  # a new process: loads, reads no rows
     assert asked == [] and fresh.chunks.search("三号线", 5) == ["b#0000/0"]
     assert set(fresh.file_versions) == {"b.txt"}
+    # ... and leaves it when the change is small: a reader patches that file in from the catalog.
+    for number in range(20):
+        _write(writer, f"c{number:02d}.txt", [f"第{number}号通知：城市书房开放"])
+    reader.save()
+    _write(writer, "d.txt", ["牡丹文化节闭幕"])
+    monkeypatch.setattr(LexicalIndexes, "REWRITE_SHARE", 0.1)
+    saved = (tmp_path / "lexical" / "chunks_bm25.npz").stat().st_mtime_ns
+    LexicalIndexes(Catalog(path), tmp_path / "lexical").save()
+    assert (tmp_path / "lexical" / "chunks_bm25.npz").stat().st_mtime_ns == saved
+    asked.clear()
+    later = LexicalIndexes(Catalog(path), tmp_path / "lexical").current()
+    assert asked == [["d.txt"], ["d.txt"]] and later.chunks.search("闭幕", 5) == ["d#0000/0"]
