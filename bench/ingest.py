@@ -1,7 +1,10 @@
-"""Benchmark of ingest (not a test): cold ingest by stage, embedding overhead, no-op re-ingest, peak memory.
+"""Benchmark of ingest (not a test): cold ingest by stage, embedding overhead, no-op re-ingest, peak memory,
+and the readers: pages/s of PDF text extraction and of OCR (scanned pages), beside chunks/s.
 
-Run: .venv/bin/python bench/ingest.py   (about 4 minutes; writes bench/results/ingest.json)
-Each measurement runs in a fresh subprocess so peak memory and import costs are its own.
+Run: .venv/bin/python bench/ingest.py             (about 5 minutes; writes bench/results/ingest.json)
+     .venv/bin/python bench/ingest.py --readers   (the readers only, about a minute; other figures kept)
+Each ingest measurement runs in a fresh subprocess so peak memory and import costs are its own. The
+reader figures need Chromium (to print the corpus to PDF, as tests/documents.py does).
 """
 
 from __future__ import annotations
@@ -52,7 +55,72 @@ def _run(code: str, *args: str) -> dict:
     return result
 
 
+_OCR_PAGES = 3
+
+
+def readers() -> dict:
+    """pages/s of the PDF text layer (all five corpus PDFs) and of OCR (a few scanned bulletin pages)."""
+    sys.path.insert(0, str(REPO / "tests"))
+    sys.path.insert(0, str(REPO))
+    from documents import print_pdf, scan_pdf
+
+    from ingest.readers.ocr import engine
+    from ingest.readers.pdf import read_pdf
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pdfs = [print_pdf(p.read_text(encoding="utf-8"), Path(tmp) / f"{p.stem}.pdf") for p in sorted((REPO / "data" / "corpus").glob("*.txt"))]
+        started, cpu = time.perf_counter(), time.process_time()
+        pages = sum(read_pdf(pdf, max_pages=10_000).pages for pdf in pdfs)
+        text_seconds, text_cpu = time.perf_counter() - started, time.process_time() - cpu
+        scan = scan_pdf(pdfs[0], Path(tmp) / "scan.pdf", pages=range(3, 3 + _OCR_PAGES))
+        started = time.perf_counter()
+        engine()
+        load_seconds = time.perf_counter() - started
+        started, cpu = time.perf_counter(), time.process_time()
+        scanned = read_pdf(scan, max_pages=10_000)
+        ocr_seconds, ocr_cpu = time.perf_counter() - started, time.process_time() - cpu
+        accuracy = _ocr_accuracy(pdfs[0], range(3, 3 + _OCR_PAGES), scanned.text)
+    return {
+        "pdf_pages": pages,
+        "pdf_seconds": text_seconds,
+        "pdf_pages_per_second": pages / text_seconds,
+        "pdf_cpu_seconds_per_page": text_cpu / pages,  # load-independent: what a quiet core would take
+        "ocr_pages": scanned.ocr_pages,
+        "ocr_seconds": ocr_seconds,
+        "ocr_pages_per_second": scanned.ocr_pages / ocr_seconds,
+        "ocr_cpu_seconds_per_page": ocr_cpu / scanned.ocr_pages,  # all ONNX Runtime threads together
+        "ocr_engine_load_seconds": load_seconds,
+        "ocr_char_accuracy": accuracy,
+    }
+
+
+def _ocr_accuracy(pdf: Path, pages: range, ocr_text: str) -> float:
+    """Share of the pages' text-layer characters (running heads and page numbers aside) that OCR read, in order."""
+    import difflib
+    import re
+
+    import pypdfium2 as pdfium
+
+    from ingest.readers.layout import lines_to_text
+    from ingest.readers.pdf import text_layer
+
+    document = pdfium.PdfDocument(str(pdf))
+    try:
+        truth = lines_to_text([text_layer(document[i], i + 1) for i in pages], "pdf").text
+    finally:
+        document.close()
+    truth, ocr_text = re.sub(r"\s+", "", truth), re.sub(r"\s+", "", ocr_text)
+    matcher = difflib.SequenceMatcher(None, truth, ocr_text, autojunk=False)
+    return sum(block.size for block in matcher.get_matching_blocks()) / len(truth)
+
+
 def main() -> None:
+    if "--readers" in sys.argv:
+        figures = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
+        figures["readers"] = readers()
+        RESULTS.write_text(json.dumps(figures, indent=1, ensure_ascii=False), encoding="utf-8")
+        _print_readers(figures["readers"])
+        return
     corpus = REPO / "data" / "corpus"
     with tempfile.TemporaryDirectory() as tmp:
         home, cache = Path(tmp) / "home", Path(tmp) / "cache"
@@ -75,6 +143,7 @@ def main() -> None:
         "raw_chunks_per_second": raw["chunks"] / raw["seconds"],
     }
     figures["pipeline_vs_raw_ratio"] = figures["cold_chunks_per_second"] / figures["raw_chunks_per_second"]
+    figures["readers"] = readers()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(figures, indent=1, ensure_ascii=False), encoding="utf-8")
     rows = [("documents / items / chunks", f"{cold['documents']} / {cold['items']} / {cold['chunks']}")]
@@ -94,6 +163,15 @@ def main() -> None:
     print(f"{'measure'.ljust(width)} | value\n{'-' * width}-|------")
     for name, value in rows:
         print(f"{name.ljust(width)} | {value}")
+    _print_readers(figures["readers"])
+
+
+def _print_readers(figures: dict) -> None:
+    print(f"\nPDF text layer: {figures['pdf_pages']} pages, {figures['pdf_pages_per_second']:.1f} pages/s "
+          f"({figures['pdf_cpu_seconds_per_page'] * 1000:.0f} ms CPU a page)")
+    print(f"OCR (scanned bulletin pages, 180 dpi): {figures['ocr_pages']} pages, {figures['ocr_pages_per_second']:.2f} pages/s "
+          f"({figures['ocr_seconds'] / figures['ocr_pages']:.1f} s a page, {figures['ocr_cpu_seconds_per_page']:.1f} s CPU; engine load {figures['ocr_engine_load_seconds']:.1f} s); "
+          f"characters right: {figures['ocr_char_accuracy']:.2%}")
     print(f"\nwritten to {RESULTS.relative_to(REPO)}")
 
 

@@ -11,6 +11,7 @@ and with `file_versions()` which files, and reloads only those.
 
 from __future__ import annotations
 
+import json
 import secrets
 import sqlite3
 import threading
@@ -19,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import MISSING, astuple, fields
 from pathlib import Path
 
-from ingest.records import Chunk, Document, Item
+from ingest.records import ITEM_HASH_CHARS, Chunk, Document, Item
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -33,6 +34,8 @@ CREATE TABLE IF NOT EXISTS items (
   line_end INTEGER NOT NULL, date TEXT, date_end TEXT
 );
 CREATE INDEX IF NOT EXISTS items_file ON items(file, position);
+-- The content hash ending an item id (records.ITEM_HASH_CHARS = 10): revisions look items up by it.
+CREATE INDEX IF NOT EXISTS items_content ON items(substr(item_id, -10));
 CREATE TABLE IF NOT EXISTS chunks (
   chunk_id TEXT PRIMARY KEY, item_id TEXT NOT NULL, file TEXT NOT NULL, ordinal INTEGER NOT NULL,
   text TEXT NOT NULL, tokens INTEGER NOT NULL
@@ -58,6 +61,8 @@ _WRITTEN_HERE: dict[str, set[int]] = {}
 
 def _sql_literal(value: object) -> str:
     """A column default as SQL (ALTER TABLE takes no bound parameters)."""
+    if isinstance(value, (tuple, list)):
+        value = json.dumps(list(value), ensure_ascii=False)
     if value is None:
         return "NULL"
     if isinstance(value, bool):
@@ -70,6 +75,24 @@ def _sql_literal(value: object) -> str:
 _ITEM_COLUMNS = [f.name for f in fields(Item)]
 _CHUNK_COLUMNS = [f.name for f in fields(Chunk)]
 _DOCUMENT_COLUMNS = [f.name for f in fields(Document)]
+
+
+def _json_positions(record: type) -> frozenset[int]:
+    """Columns of a record's tuple fields (default ()), stored as JSON text."""
+    return frozenset(i for i, f in enumerate(fields(record)) if isinstance(f.default, tuple))
+
+
+_JSON_POSITIONS = {record: _json_positions(record) for record in (Document, Item, Chunk)}
+
+
+def _to_row(record) -> tuple:
+    positions = _JSON_POSITIONS[type(record)]
+    return tuple(json.dumps(list(v), ensure_ascii=False) if i in positions else v for i, v in enumerate(astuple(record)))
+
+
+def _from_row(record: type, row: Sequence):
+    positions = _JSON_POSITIONS[record]
+    return record(*(tuple(json.loads(v or "[]")) if i in positions else v for i, v in enumerate(row)))
 
 
 class Catalog:
@@ -121,7 +144,7 @@ class Catalog:
 
     def documents(self) -> list[Document]:
         rows = self._query(f"SELECT {','.join(_DOCUMENT_COLUMNS)} FROM documents ORDER BY file")
-        return [Document(*row) for row in rows]
+        return [_from_row(Document, row) for row in rows]
 
     def fingerprints(self, files: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
         """file -> (fingerprint, source path), of every file or of these."""
@@ -140,18 +163,18 @@ class Catalog:
             args.append(month)
         if conditions:
             sql += " WHERE " + " AND ".join(conditions)
-        return [Item(*row) for row in self._query(sql + " ORDER BY file, position", args)]
+        return [_from_row(Item, row) for row in self._query(sql + " ORDER BY file, position", args)]
 
     def items_by_id(self, item_ids: Iterable[str]) -> dict[str, Item]:
-        return {row[0]: Item(*row) for row in self._select_in(f"SELECT {','.join(_ITEM_COLUMNS)} FROM items", "item_id", item_ids)}
+        return {row[0]: _from_row(Item, row) for row in self._select_in(f"SELECT {','.join(_ITEM_COLUMNS)} FROM items", "item_id", item_ids)}
 
     def chunks_by_id(self, chunk_ids: Iterable[str]) -> dict[str, Chunk]:
-        return {row[0]: Chunk(*row) for row in self._select_in(f"SELECT {','.join(_CHUNK_COLUMNS)} FROM chunks", "chunk_id", chunk_ids)}
+        return {row[0]: _from_row(Chunk, row) for row in self._select_in(f"SELECT {','.join(_CHUNK_COLUMNS)} FROM chunks", "chunk_id", chunk_ids)}
 
     def items_of(self, files: Iterable[str]) -> list[Item]:
         """The items of these files, in file and position order."""
         rows = self._select_in(f"SELECT {','.join(_ITEM_COLUMNS)} FROM items", "file", files)
-        return sorted((Item(*row) for row in rows), key=lambda item: (item.file, item.position))
+        return sorted((_from_row(Item, row) for row in rows), key=lambda item: (item.file, item.position))
 
     def chunks_with_items(self, files: Iterable[str]) -> list[tuple[Chunk, Item, str]]:
         """(chunk, its item, its document's period) for these files, read in one consistent snapshot."""
@@ -159,7 +182,7 @@ class Catalog:
         sql = f"SELECT {columns} FROM chunks c JOIN items i ON i.item_id = c.item_id JOIN documents d ON d.file = c.file"
         width = len(_CHUNK_COLUMNS)
         return [
-            (Chunk(*row[:width]), Item(*row[width : width + len(_ITEM_COLUMNS)]), row[-1])
+            (_from_row(Chunk, row[:width]), _from_row(Item, row[width : width + len(_ITEM_COLUMNS)]), row[-1])
             for row in self._select_in(sql, "c.file", files)
         ]
 
@@ -167,8 +190,15 @@ class Catalog:
         """How many items these files hold."""
         return sum(row[0] for row in self._select_in("SELECT items FROM documents", "file", files))
 
+    def files_sharing_items(self, content_hashes: set[str]) -> dict[str, int]:
+        """file -> how many of its items have one of these content hashes (the tail of an item id)."""
+        found: dict[str, int] = {}
+        for file, count in self._select_in("SELECT file, COUNT(*) FROM items", f"substr(item_id, -{ITEM_HASH_CHARS})", sorted(content_hashes), group_by="file"):
+            found[file] = found.get(file, 0) + count
+        return found
+
     def chunks(self) -> list[Chunk]:
-        return [Chunk(*row) for row in self._query(f"SELECT {','.join(_CHUNK_COLUMNS)} FROM chunks ORDER BY chunk_id")]
+        return [_from_row(Chunk, row) for row in self._query(f"SELECT {','.join(_CHUNK_COLUMNS)} FROM chunks ORDER BY chunk_id")]
 
     def chunk_ids(self, file: str | None = None) -> set[str]:
         if file is None:
@@ -201,10 +231,10 @@ class Catalog:
             version = self._bump_version()
             self._db.execute(
                 f"INSERT INTO documents ({','.join(_DOCUMENT_COLUMNS)}, source, fingerprint, encoding, version) VALUES ({','.join('?' * (len(_DOCUMENT_COLUMNS) + 4))})",
-                (*astuple(document), source, fingerprint, encoding, version),
+                (*_to_row(document), source, fingerprint, encoding, version),
             )
-            self._db.executemany(f"INSERT INTO items ({','.join(_ITEM_COLUMNS)}) VALUES ({','.join('?' * len(_ITEM_COLUMNS))})", [astuple(i) for i in items])
-            self._db.executemany(f"INSERT INTO chunks ({','.join(_CHUNK_COLUMNS)}) VALUES ({','.join('?' * len(_CHUNK_COLUMNS))})", [astuple(c) for c in chunks])
+            self._db.executemany(f"INSERT INTO items ({','.join(_ITEM_COLUMNS)}) VALUES ({','.join('?' * len(_ITEM_COLUMNS))})", [_to_row(i) for i in items])
+            self._db.executemany(f"INSERT INTO chunks ({','.join(_CHUNK_COLUMNS)}) VALUES ({','.join('?' * len(_CHUNK_COLUMNS))})", [_to_row(c) for c in chunks])
 
     def remove_file(self, file: str) -> None:
         with self._transaction():
@@ -244,16 +274,17 @@ class Catalog:
         with self._lock:
             return self._db.execute(sql, args).fetchall()
 
-    def _select_in(self, sql: str, column: str, values: Iterable[str]) -> list[tuple]:
+    def _select_in(self, sql: str, column: str, values: Iterable[str], group_by: str = "") -> list[tuple]:
         """`sql WHERE column IN (values)`, in batches; one read transaction, so all batches see one snapshot."""
         values = list(dict.fromkeys(values))
         rows: list[tuple] = []
+        grouping = f" GROUP BY {group_by}" if group_by else ""
         with self._lock:
             self._db.execute("BEGIN")
             try:
                 for start in range(0, len(values), _BATCH):
                     batch = values[start : start + _BATCH]
-                    rows += self._db.execute(f"{sql} WHERE {column} IN ({','.join('?' * len(batch))})", batch).fetchall()
+                    rows += self._db.execute(f"{sql} WHERE {column} IN ({','.join('?' * len(batch))}){grouping}", batch).fetchall()
             finally:
                 self._db.execute("COMMIT")
         return rows

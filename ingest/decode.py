@@ -15,12 +15,12 @@ class UnreadableDocument(ValueError):
 def decode_bytes(data: bytes, name: str) -> tuple[str, str]:
     """Return (text, encoding used). Raises UnreadableDocument for empty, binary or undecodable input."""
     if not data.strip():
-        raise UnreadableDocument(f"{name}: 文件为空，已跳过 (empty file, skipped)")
+        raise UnreadableDocument(f"{name}: 文件为空，已跳过")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return _strip_bom(data.decode("utf-16")), "utf-16"
     if _looks_binary(data):
         raise UnreadableDocument(
-            f"{name}: 不是文本文件，已跳过 (binary file, skipped); convert it to UTF-8 .txt or .md first"
+            f"{name}: 扩展名是文本文件，内容却是二进制，已跳过；若它是 PDF、Word 或图片，请改用正确的扩展名（.pdf/.docx/.png…）"
         )
     try:
         return _strip_bom(data.decode("utf-8")), "utf-8"

@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from ingest.records import DocumentMeta, ParsedDocument, ParsedItem
+from ingest.cndate import find_item_date
+from ingest.docdate import DocumentDate, document_date
+from ingest.records import DocumentKind, DocumentMeta, ParsedDocument, ParsedItem
 from ingest.textutil import normalize_spaces
 
 # A page number on its own line ("— 19 —", "- 3 -") or, with spaces inside, in the middle of a line.
@@ -41,6 +43,7 @@ _SHAPED_HEADING_CHARS = 24  # an un-numbered line this short, without punctuatio
 # Hard-wrapped layout: measured only on enough lines; a paragraph's first line is indented 2 em.
 _MIN_WRAPPED_LINES = 20
 _INDENT_EM = 2
+_TOP_WINDOW = 6  # lines at the top where a news page prints its date
 
 
 @dataclass(frozen=True)
@@ -356,32 +359,69 @@ def _make_item(
     )
 
 
+# Official documents (公文) name their genre at the end of the title, or carry a document number.
+_NOTICE_TITLE = re.compile(r"(?:通知|通告|公告|公示|决定|意见|办法|规定|细则|方案|批复|通报|纪要|函)[”」》]?$")
+_DOCUMENT_NUMBER = re.compile(r"[〔\[［(（]\s*(?:19|20)\d{2}\s*[〕\]］)）]\s*\d{1,4}\s*号")
+_TITLE_MAX_CHARS = 60
+_OWN_DATE_WITHIN = 12  # a paragraph dated by its own opening ("7月29日至8月1日，…") names it this early
+
+
 def parse_generic(text: str, file: str) -> ParsedDocument:
-    """Fallback parser: markdown or numbered headings give sections, paragraphs give items."""
+    """Any other document (a notice, a news article, a policy): titled and dated from its content,
+    headings give sections, paragraphs give items; items carry their own opening date, else the
+    document's."""
     lines = source_lines(text)
     if not lines:
         raise ValueError(f"{file}: 文本为空，无法解析；请检查文件内容或编码")
-    title = file
-    if _MARKDOWN_HEADING.match(lines[0].text) and len(lines) > 1:
-        title = clean_label(strip_marker(lines[0].text))
-        lines = lines[1:]
-    period, evidence = _period_from_first_lines(lines)
-    items = items_from_blocks(build_paragraphs(lines), preface_section=title)
+    dated = document_date([(line.number, line.text) for line in lines])
+    title, lines = _take_title(lines, file)
+    body = [line for line in lines if line.number != dated.line]
+    items = items_from_blocks(build_paragraphs(body), preface_section=title)
     if not items:
         raise ValueError(f"{file}: 只找到标题，没有正文段落；请检查文件内容")
+    year = int(dated.iso[:4]) if dated.iso else None
+    items = [replace(item, **dict(zip(("date", "date_end"), _item_dates(item, year, dated.iso)))) for item in items]
+    kind = _generic_kind(title, lines, dated)
     return ParsedDocument(
-        meta=DocumentMeta(kind="generic", title=title, period=period, evidence=evidence),
+        meta=DocumentMeta(kind=kind, title=title, period=dated.iso, evidence=dated.evidence),
         items=items,
-        warnings=[f"{file}: 既不像月报也不像政府工作报告，已按通用格式（标题 + 段落）解析"],
+        warnings=[] if dated.iso else [f"既不像月报也不像政府工作报告，已按通用格式（标题 + 段落）解析；没有找到文档日期（{dated.evidence}），可在 manifest.json 中填写 period"],
     )
 
 
-def _period_from_first_lines(lines: list[SourceLine], window: int = 5) -> tuple[str, str]:
-    """A full date in the first few lines (e.g. a dateline) is taken as the document's date."""
-    for line in lines[:window]:
-        match = re.search(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日", line.text)
-        if match:
-            iso = leading_date(match.group(0))
-            if iso:
-                return iso, f"第{line.number}行：{line.text}"
-    return "", "前几行没有完整日期"
+def _take_title(lines: list[SourceLine], file: str) -> tuple[str, list[SourceLine]]:
+    """The first line when it reads as a title (a heading, or a short line), else the file name."""
+    first = lines[0].text
+    if len(lines) > 1 and (_MARKDOWN_HEADING.match(first) or _is_title_line(first)):
+        return clean_label(strip_marker(first)) or file, lines[1:]
+    return file.rsplit(".", 1)[0], lines
+
+
+def _is_title_line(text: str) -> bool:
+    compact = normalize_spaces(text.strip())
+    return 2 <= len(compact) <= _TITLE_MAX_CHARS and not re.search(r"[。！？!?]", compact[:-1])
+
+
+def _item_dates(item: ParsedItem, year: int | None, document_iso: str) -> tuple[str | None, str | None]:
+    """An item's own date when its text opens with one, else the document's date (None when undated)."""
+    if item.date:
+        return item.date, item.date_end
+    if year is not None:
+        own = find_item_date(item.text[: _OWN_DATE_WITHIN + 12], year)
+        opening = re.match(r"^[^，。,]{0,%d}?\d{1,2}\s*月\s*\d{1,2}\s*日" % _OWN_DATE_WITHIN, normalize_spaces(item.text))
+        if own and opening:
+            return own
+    return (document_iso or None), None
+
+
+def _generic_kind(title: str, lines: list[SourceLine], dated: DocumentDate) -> DocumentKind:
+    """notice: an official document (its title names the genre, or it has a document number);
+    news: published with a news dateline ("新华社北京8月8日电") or a web page's time stamp or source
+    line at the top; else generic (a dated brief or policy stays generic)."""
+    if _NOTICE_TITLE.search(title):
+        return "notice"
+    if dated.published:
+        return "news"  # a news article may quote a document number: its stamp decides first
+    if _DOCUMENT_NUMBER.search(" ".join(line.text for line in lines[:_TOP_WINDOW])):
+        return "notice"
+    return "generic"

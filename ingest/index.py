@@ -1,7 +1,8 @@
 """Incremental, interrupt-safe indexing of a corpus folder into the catalog (SQLite) and Chroma.
 
 Three stages overlap:
-- prepare (the calling thread): read -> fingerprint -> parse -> chunk, file after file;
+- plan and prepare (the calling thread), file after file: read -> fingerprint -> unchanged,
+  duplicate, old version, conflict, or revision (ingest.revisions) -> parse -> chunk;
 - embed (`EmbeddingStage`, a worker thread): the chunks the content-hash cache lacks, in full
   batches across files, while Python prepares the next file (the embedder's C engine or HTTP server
   does not hold the GIL);
@@ -32,17 +33,24 @@ from pathlib import Path
 
 import numpy as np
 
+from ingest import revisions
 from ingest.catalog import Catalog
 from ingest.chunk import chunk_item
-from ingest.decode import UnreadableDocument, read_document
+from ingest.decode import UnreadableDocument
 from ingest.embedder import CachedEmbedder, embedder_from_settings
-from ingest.parse import DOCUMENT_SUFFIXES, load_manifest, parse_text
-from ingest.records import Chunk, Document, Item, make_item_id
+from ingest.parse import MANIFEST_NAME, load_manifest, parse_text
+from ingest.readers import unsupported_reason
+from ingest.readers.cache import read_cached, readers_version
+from ingest.readers.records import Extracted
+from ingest.records import Chunk, Document, Item, ParsedDocument, make_item_id
 from ingest.store import VectorStore
+from ingest.untrusted import flagged_sentences
 from rag.settings import Settings
 
 # A change to any of these modules changes what ingest produces, so it re-processes every file.
-_PIPELINE_MODULES = ("bulletin", "report", "generic", "parse", "chunk", "cndate", "textutil", "records", "store")
+_PIPELINE_MODULES = (
+    "bulletin", "report", "generic", "docdate", "parse", "chunk", "cndate", "textutil", "records", "store", "untrusted",
+)
 # One write (one hold of the lock) covers the files finished so far, up to about this many chunks.
 _WRITE_CHUNKS = 512
 
@@ -56,6 +64,11 @@ class IngestReport:
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    # Files not read at all (unsupported type, too large, a subfolder, hidden), with why.
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (file, indexed file with the same bytes)
+    superseded: list[tuple[str, str]] = field(default_factory=list)  # (old version, the revision that replaced it)
+    replaced: list[tuple[str, str]] = field(default_factory=list)  # (revision, the indexed document it replaced)
     repaired_vectors: int = 0
     embedded: int = 0
     documents: int = 0
@@ -71,7 +84,7 @@ class IngestReport:
 
 @dataclass(frozen=True)
 class PreparedFile:
-    """One changed file, parsed and chunked, ready to embed."""
+    """One changed file, parsed and chunked, ready to embed and write."""
 
     path: Path
     document: Document
@@ -79,7 +92,8 @@ class PreparedFile:
     chunks: tuple[Chunk, ...]
     fingerprint: str
     encoding: str
-    replaces: bool  # an indexed version of the file exists
+    indexed_before: bool  # an indexed version of this very file exists
+    replaces: str | None = None  # the indexed document (another file) this revision replaces
 
     @property
     def name(self) -> str:
@@ -145,22 +159,41 @@ def pipeline_fingerprint(settings: Settings) -> str:
     digest = hashlib.sha256()
     for module in _PIPELINE_MODULES:
         digest.update((here / f"{module}.py").read_bytes())
+    digest.update(readers_version().encode())
     digest.update(f"{settings.chunk_tokens}/{settings.chunk_overlap_tokens}/{settings.embedder_name}".encode())
     return digest.hexdigest()[:16]
 
 
-def discover(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
-    """(document files, folders scanned). Folders contribute their .txt/.md files, not recursively."""
+def discover(paths: Sequence[Path], skipped: list[tuple[str, str]] | None = None) -> tuple[list[Path], list[Path]]:
+    """(document files, folders scanned). Folders contribute their readable files, not recursively;
+    everything in a folder that is not ingested is listed in `skipped` with the reason."""
     files, folders = [], []
+    skipped = skipped if skipped is not None else []
     for path in paths:
         if path.is_dir():
             folders.append(path.resolve())
-            files.extend(sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in DOCUMENT_SUFFIXES))
+            for entry in sorted(path.iterdir()):
+                reason = _skip_reason(entry)
+                if reason is None:
+                    files.append(entry)
+                elif reason:
+                    skipped.append((entry.name, reason))
         elif path.is_file():
             files.append(path)
         else:
             raise ValueError(f"{path}: 路径不存在 (no such file or folder)")
     return files, folders
+
+
+def _skip_reason(entry: Path) -> str | None:
+    """None: ingest it; "": pass over it silently (the manifest, hidden files); else why not."""
+    if entry.name == MANIFEST_NAME or entry.name.startswith((".", "~$")):
+        return ""
+    if entry.is_dir():
+        return "是子文件夹，不会递归导入；请单独导入该文件夹"
+    if not entry.is_file():
+        return "不是普通文件"
+    return unsupported_reason(entry)
 
 
 def ingest(paths: Sequence[Path], settings: Settings, progress: Progress | None = None) -> IngestReport:
@@ -172,13 +205,14 @@ def ingest(paths: Sequence[Path], settings: Settings, progress: Progress | None 
     started = time.perf_counter()
     index = Index(settings)
     report = IngestReport()
-    files, folders = discover(paths)
+    files, folders = discover(paths, report.skipped)
     _timed(report, "repair", lambda: _repair_if_needed(index, report))
     known = index.catalog.fingerprints()
     _index_files(index, files, known, report, progress)
     seen = {path.name for path in files}
+    replaced = {old for _, old in report.replaced}
     for file, (_fingerprint, source) in known.items():
-        if file not in seen and Path(source).parent in folders and not Path(source).exists():
+        if file not in seen and file not in replaced and Path(source).parent in folders and not Path(source).exists():
             _timed(report, "remove", lambda file=file: _remove_file(index, file))
             report.removed.append(file)
     if report.changed:
@@ -193,10 +227,111 @@ def ingest(paths: Sequence[Path], settings: Settings, progress: Progress | None 
     return report
 
 
+def remove_document(file: str, settings: Settings) -> bool:
+    index = Index(settings)
+    with index.writing():
+        if not index.catalog.fingerprints([file]):
+            return False
+        _remove_file(index, file)
+    return True
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A file read and parsed, ready to be chunked, embedded and stored."""
+
+    parsed: ParsedDocument
+    items: list[Item]
+    extracted: Extracted
+    sha: str
+    fingerprint: str
+    previous: list[Document]  # the indexed versions it updates or replaces
+
+
+@dataclass(frozen=True)
+class FilePlan:
+    """What ingesting one file will do, decided before anything is written (the UI shows it and
+    asks before a replacement). action: unchanged | duplicate | superseded | failed | conflict |
+    add | update | replace (`other` is the replaced, duplicated or conflicting indexed file)."""
+
+    path: Path
+    action: str
+    message: str = ""
+    other: str | None = None
+    prepared: _Prepared | None = field(default=None, repr=False)
+
+
+def plan_file(
+    index: Index, documents: revisions.KnownDocuments, path: Path, override: dict | None, pipeline: str, known: tuple[str, str] | None
+) -> FilePlan:
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        return FilePlan(path, "failed", f"无法读取文件 ({error.strerror or error})")
+    sha = hashlib.sha256(raw).hexdigest()
+    fingerprint = hashlib.sha256(f"{sha}/{pipeline}/{json.dumps(override, sort_keys=True)}".encode()).hexdigest()[:24]
+    if known and known[0] == fingerprint:
+        return FilePlan(path, "unchanged")
+    early = documents.before_reading(path.name, sha)
+    if early is not None:
+        return FilePlan(path, early.action, early.why, early.other)
+    try:
+        parsed, items, extracted = read_and_parse(path, raw, sha, override, index.settings)
+    except (UnreadableDocument, ValueError) as error:
+        # The file's previous version, if any, stays indexed: bad input never loses data.
+        return FilePlan(path, "failed", str(error))
+    decision = documents.after_parsing(path.name, path, parsed.meta, [i.item_id for i in items])
+    if decision.action == "conflict":
+        return FilePlan(path, "conflict", decision.why, decision.other)
+    previous = [documents.by_file[f] for f in (path.name, decision.replaces) if f in documents.by_file]
+    action = "replace" if decision.replaces else "update" if path.name in documents.by_file else "add"
+    return FilePlan(path, action, decision.why, decision.replaces, _Prepared(parsed, items, extracted, sha, fingerprint, previous))
+
+
+def preview(paths: Sequence[Path], settings: Settings) -> list[FilePlan]:
+    """What `ingest(paths)` would do to each file, without writing anything (the upload asks first)."""
+    index = Index(settings)
+    files, _folders = discover(paths)
+    known = index.catalog.fingerprints()
+    pipeline = pipeline_fingerprint(settings)
+    documents = revisions.KnownDocuments(index.catalog)
+    manifests = {folder: load_manifest(folder) for folder in {f.parent for f in files}}
+    return [plan_file(index, documents, path, manifests[path.parent].get(path.name), pipeline, known.get(path.name)) for path in files]
+
+
+def read_and_parse(path: Path, raw: bytes, sha: str, override: dict | None, settings: Settings) -> tuple[ParsedDocument, list[Item], Extracted]:
+    """(parsed document, its items with ids and pages, the extracted text) of one file's bytes."""
+    extracted = read_cached(path, raw, sha, settings.ingest_limits, settings.cache_dir)
+    parsed = parse_text(extracted.text, path.name, override)
+    items = []
+    for position, p in enumerate(parsed.items):
+        page, page_end = extracted.page_span(p.line_start, p.line_end)
+        items.append(
+            Item(
+                item_id=make_item_id(path.name, position, p.title, p.text),
+                file=path.name,
+                kind=parsed.meta.kind,
+                position=position,
+                section=p.section,
+                title=p.title,
+                text=p.text,
+                line_start=p.line_start,
+                line_end=p.line_end,
+                date=p.date,
+                date_end=p.date_end,
+                page=page,
+                page_end=page_end,
+                flagged=flagged_sentences(p.text, p.title),
+            )
+        )
+    return parsed, items, extracted
+
+
 def _index_files(index: Index, files: list[Path], known: dict[str, tuple[str, str]], report: IngestReport, progress: Progress | None) -> None:
-    """Prepare each changed file here while the embedding stage works on the previous ones; write as they finish."""
+    """Plan and prepare each file here while the embedding stage works on the previous ones; write as they finish."""
     pipeline = pipeline_fingerprint(index.settings)
     manifests = {folder: load_manifest(folder) for folder in {f.parent.resolve() for f in files}}
+    documents = revisions.KnownDocuments(index.catalog)  # kept current as files are planned
     done = 0
 
     def finished(name: str, count: int = 1) -> None:
@@ -214,10 +349,15 @@ def _index_files(index: Index, files: list[Path], known: dict[str, tuple[str, st
     try:
         for path in files:
             override = manifests[path.parent.resolve()].get(path.name)
-            prepared = _prepare(path, override, pipeline, known.get(path.name), index.settings, report)
+            plan = _timed(report, "parse", lambda: plan_file(index, documents, path, override, pipeline, known.get(path.name)))
+            prepared = _prepared(plan, known.get(path.name) is not None, index.settings, report)
             if prepared is None:
                 finished(path.name)
                 continue
+            # Later files of this run are decided against this one, as if it were written already.
+            documents.add(prepared.document, str(path.resolve()))
+            if prepared.replaces:
+                documents.remove(prepared.replaces)
             if stage is None:  # the embedder loads only when something changed
                 stage = EmbeddingStage(index.embedder, index.settings.embed_batch)
             stage.submit(prepared)
@@ -230,71 +370,38 @@ def _index_files(index: Index, files: list[Path], known: dict[str, tuple[str, st
             report.stage_seconds["embed"] = stage.busy_seconds
 
 
-def remove_document(file: str, settings: Settings) -> bool:
-    index = Index(settings)
-    with index.writing():
-        if not index.catalog.fingerprints([file]):
-            return False
-        _remove_file(index, file)
-    return True
-
-
-def _prepare(
-    path: Path, override: dict | None, pipeline: str, known: tuple[str, str] | None, settings: Settings, report: IngestReport
-) -> PreparedFile | None:
-    """Parse and chunk a changed file; None when it is unchanged or unreadable (recorded in the report)."""
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        report.failed.append((path.name, f"无法读取文件 ({error.strerror or error})"))
+def _prepared(plan: FilePlan, indexed_before: bool, settings: Settings, report: IngestReport) -> PreparedFile | None:
+    """A planned file chunked and ready to embed; None (recorded in the report) when it is not to be written."""
+    name = plan.path.name
+    if plan.action == "unchanged":
+        report.unchanged.append(name)
+    elif plan.action == "duplicate":
+        report.duplicates.append((name, plan.other or ""))
+    elif plan.action == "superseded":
+        report.superseded.append((name, plan.other or ""))
+    elif plan.action in ("failed", "conflict"):
+        report.failed.append((name, plan.message))
+    if plan.prepared is None:
         return None
-    sha = hashlib.sha256(raw).hexdigest()
-    fingerprint = hashlib.sha256(f"{sha}/{pipeline}/{json.dumps(override, sort_keys=True)}".encode()).hexdigest()[:24]
-    if known and known[0] == fingerprint:
-        report.unchanged.append(path.name)
-        return None
-    try:
-        text, encoding = read_document(path)
-        parsed = _timed(report, "parse", lambda: parse_text(text, path.name, override))
-    except (UnreadableDocument, ValueError) as error:
-        # The file's previous version, if any, stays indexed: bad input never loses data.
-        report.failed.append((path.name, str(error)))
-        return None
-    items = [
-        Item(
-            item_id=make_item_id(path.name, position, p.title, p.text),
-            file=path.name,
-            kind=parsed.meta.kind,
-            position=position,
-            section=p.section,
-            title=p.title,
-            text=p.text,
-            line_start=p.line_start,
-            line_end=p.line_end,
-            date=p.date,
-            date_end=p.date_end,
-        )
-        for position, p in enumerate(parsed.items)
-    ]
+    parsed, items, extracted = plan.prepared.parsed, plan.prepared.items, plan.prepared.extracted
     chunks = _timed(
         report, "chunk", lambda: [c for item in items for c in chunk_item(item, settings.chunk_tokens, settings.chunk_overlap_tokens)]
     )
+    document = Document(
+        file=name,
+        kind=parsed.meta.kind,
+        title=parsed.meta.title,
+        period=parsed.meta.period,
+        evidence=parsed.meta.evidence,
+        sha256=plan.prepared.sha,
+        items=len(items),
+        pages=extracted.pages,
+        format=extracted.format,
+        supersedes=revisions.supersedes_json(name, plan.prepared.previous),
+    )
     return PreparedFile(
-        path=path,
-        document=Document(
-            file=path.name,
-            kind=parsed.meta.kind,
-            title=parsed.meta.title,
-            period=parsed.meta.period,
-            evidence=parsed.meta.evidence,
-            sha256=sha,
-            items=len(items),
-        ),
-        items=tuple(items),
-        chunks=tuple(chunks),
-        fingerprint=fingerprint,
-        encoding=encoding,
-        replaces=known is not None,
+        plan.path, document, tuple(items), tuple(chunks), plan.prepared.fingerprint, extracted.format, indexed_before,
+        plan.other if plan.action == "replace" else None,
     )
 
 
@@ -466,7 +573,13 @@ def _write(index: Index, group: list[EmbeddedFile], report: IngestReport) -> Non
                     ),
                 )
                 stale += previous - {c.chunk_id for c in prepared.chunks}
-                (report.updated if prepared.name in current or prepared.replaces else report.added).append(prepared.name)
+                if prepared.replaces:  # a revision: its old version goes once the new one is in
+                    stale += index.catalog.chunk_ids(prepared.replaces)
+                    _timed(report, "catalog", lambda: index.catalog.remove_file(prepared.replaces))
+                    report.replaced.append((prepared.name, prepared.replaces))
+                    if prepared.replaces in report.added:  # added earlier in this run, then replaced by its revision
+                        report.added.remove(prepared.replaces)
+                (report.updated if prepared.indexed_before or prepared.name in current else report.added).append(prepared.name)
             # Only now that the catalog points at the new chunks may the old vectors go.
             _timed(report, "store", lambda: index.store.delete(sorted(stale)))
 

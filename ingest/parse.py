@@ -13,15 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from ingest.bulletin import looks_like_bulletin, parse_bulletin
-from ingest.decode import read_document
 from ingest.generic import parse_generic
+from ingest.readers import SUPPORTED_SUFFIXES, Limits, read_file
 from ingest.records import DocumentMeta, ParsedDocument
 from ingest.report import looks_like_report, parse_report
 
 MANIFEST_NAME = "manifest.json"
-DOCUMENT_SUFFIXES = (".txt", ".md")
+DOCUMENT_SUFFIXES = SUPPORTED_SUFFIXES
 _OVERRIDABLE = ("kind", "title", "period")
-_PARSERS = {"bulletin": parse_bulletin, "report": parse_report, "generic": parse_generic}
+# notice, news and generic documents share one parser, which tells them apart itself.
+_PARSERS = {"bulletin": parse_bulletin, "report": parse_report, "notice": parse_generic, "news": parse_generic, "generic": parse_generic}
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,8 @@ def parse_text(text: str, file: str, override: dict[str, str] | None = None) -> 
     if not parsed.items:
         raise ValueError(f"{file}: 没有解析出任何条目 (no items found); is this a bulletin or a work report?")
     meta_changes = {key: override[key] for key in ("title", "period") if override.get(key)}
+    if override.get("kind") and override["kind"] != parsed.meta.kind:
+        meta_changes["kind"] = override["kind"]
     if meta_changes:
         evidence = f"清单覆盖 (manifest): {', '.join(f'{k}={v}' for k, v in meta_changes.items())}"
         meta: DocumentMeta = replace(parsed.meta, **meta_changes, evidence=evidence)
@@ -70,9 +73,9 @@ def parse_text(text: str, file: str, override: dict[str, str] | None = None) -> 
     return parsed
 
 
-def parse_path(path: Path, override: dict[str, str] | None = None) -> ParsedDocument:
-    """Parse one file; raises UnreadableDocument (a ValueError) for empty, binary or undecodable files."""
-    text, _encoding = read_document(path)
+def parse_path(path: Path, override: dict[str, str] | None = None, limits: Limits | None = None) -> ParsedDocument:
+    """Parse one file of any supported format; raises UnreadableDocument (a ValueError) when it cannot be read."""
+    extracted = read_file(path, path.read_bytes(), limits or Limits(max_bytes=2**62, max_pages=10**6))
     if override is None:
         override = load_manifest(path.parent).get(path.name)
-    return parse_text(text, path.name, override)
+    return parse_text(extracted.text, path.name, override)

@@ -6,7 +6,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Literal
 
-DocumentKind = Literal["bulletin", "report", "generic"]
+# bulletin and report have their own parsers; the others are told apart by ingest.generic.
+DocumentKind = Literal["bulletin", "report", "notice", "news", "generic"]
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class DocumentMeta:
 
     kind: DocumentKind
     title: str
-    period: str  # "2023-07" for a bulletin; the delivery date "2021-02-07" for a report; "" if unknown
+    period: str  # "2023-07" for a bulletin; the delivery date "2021-02-07" for a report; the own date of others; "" if unknown
     evidence: str = ""  # why: the text or rule the period was inferred from
 
 
@@ -59,6 +60,11 @@ class Item:
     line_end: int
     date: str | None = None
     date_end: str | None = None
+    # Sentences of text (or the title) that address the model or the reader instead of reporting
+    # (ingest.untrusted): shown, never used as evidence. Stored as JSON text in the catalog.
+    flagged: tuple[str, ...] = ()
+    page: int | None = None  # first page of the item in a paged source (PDF, scan); None otherwise
+    page_end: int | None = None
 
     @property
     def month(self) -> str | None:
@@ -74,6 +80,9 @@ class Document:
     evidence: str
     sha256: str
     items: int
+    pages: int = 0  # pages of a paged source (PDF, scan), 0 otherwise
+    format: str = ""  # how it was read: "text/utf-8", "pdf", "pdf+ocr", "docx", "html", "image+ocr"
+    supersedes: str = ""  # JSON list of {"file", "sha256"}: earlier versions this revision replaced
 
 
 @dataclass(frozen=True)
@@ -93,7 +102,10 @@ def content_hash(*parts: str, length: int = 12) -> str:
     return digest[:length]
 
 
+ITEM_HASH_CHARS = 10  # the content hash that ends an item id: equal for identical items (revisions use it)
+
+
 def make_item_id(file: str, position: int, title: str, text: str) -> str:
     """Stable across re-ingests: the same file, position and content give the same id."""
     stem = file.rsplit(".", 1)[0]
-    return f"{stem}#{position:04d}-{content_hash(title, text, length=10)}"
+    return f"{stem}#{position:04d}-{content_hash(title, text, length=ITEM_HASH_CHARS)}"

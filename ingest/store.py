@@ -36,14 +36,20 @@ def date_to_int(iso: str | None) -> int:
 def filter_span(item: Item, period: str = "") -> tuple[int, int]:
     """The (first, last) day an item counts for in period filters, as integers; (0, 0) when undated.
 
-    A bulletin item dated only by its month ("7月，…", "近日") spans its bulletin's whole month, so a
-    question about that month still finds it.
+    An item's own date wins. An item without one counts for its document's period: a bulletin item
+    dated only by its month ("7月，…", "近日") spans the bulletin's month, and an item of a dated
+    notice or article its document's day (or month). A report's period is the day it was delivered,
+    not when its contents happened: its undated items stay undated.
     """
     if item.date:
         return date_to_int(item.date), date_to_int(item.date_end or item.date)
-    if item.kind == "bulletin" and re.fullmatch(r"\d{4}-\d{2}", period or ""):
+    if item.kind == "report" or not period:
+        return 0, 0
+    if re.fullmatch(r"\d{4}-\d{2}", period):
         month = int(period.replace("-", ""))
         return month * 100 + 1, month * 100 + 31
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", period):
+        return date_to_int(period), date_to_int(period)
     return 0, 0
 
 

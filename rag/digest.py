@@ -60,12 +60,14 @@ def leader_of(title: str) -> str | None:
 
 
 def key_sentence(item: Item) -> str:
-    """The item's first sentence that carries a figure, else its lead sentence."""
-    sentences = split_sentences(item.text)
+    """The item's first sentence that carries a figure, else its lead sentence (never a flagged one)."""
+    sentences = [s for s in split_sentences(item.text) if s not in item.flagged]
     for sentence in sentences:
         if _FIGURE.search(sentence):
             return sentence
-    return sentences[0] if sentences else item.text
+    if sentences:
+        return sentences[0]
+    return "（该条含疑似指令的文字，不予摘录）" if item.flagged else item.text
 
 
 def _importance(item: Item) -> tuple[int, int]:

@@ -44,7 +44,7 @@ def best_sentences(question: str, item: Item, limit: int = 2) -> list[str]:
     terms = key_terms(question)
     sentences = _sentences(item)
     if not sentences:
-        return [item.text.strip()] if item.text.strip() else []
+        return [item.text.strip()] if item.text.strip() and not item.flagged else []
     ranked = sorted(range(len(sentences)), key=lambda i: (-sentence_score(terms, sentences[i]), i))
     chosen = [i for i in ranked[:limit] if sentence_score(terms, sentences[i]) > 0]
     return [sentences[i] for i in sorted(chosen)] or sentences[:1]
@@ -60,7 +60,7 @@ def extractive_answer(
     the sentences that follow the best one), in source order.
     """
     if intent == "list":
-        lines = [f"- {item.title}：{best_sentences(question, item, 1)[0]}[{n}]" for n, item in sources if item.text.strip()]
+        lines = [f"- {item.title}：{best[0]}[{n}]" for n, item in sources if (best := best_sentences(question, item, 1))]
     else:
         # A question in several parts ("2月和12月分别…") gets the best sentences of each part.
         lines = list(dict.fromkeys(f"- {c.sentence}[{c.n}]" for q in (parts or [question]) for c in _ranked_sentences(q, sources)))
@@ -68,8 +68,9 @@ def extractive_answer(
 
 
 def _sentences(item: Item) -> list[str]:
-    """The item's sentences long enough to stand alone in an answer."""
-    return [s for s in split_sentences(item.text) if len(s) >= _MIN_SENTENCE_CHARS]
+    """The item's sentences long enough to stand alone in an answer, none that ingest flagged as instructions."""
+    flagged = set(item.flagged)
+    return [s for s in split_sentences(item.text) if len(s) >= _MIN_SENTENCE_CHARS and s not in flagged]
 
 
 def _year_penalty(question_years: set[str], sentence: str) -> float:

@@ -55,6 +55,8 @@ class SentenceCheck:
     citations: tuple[int, ...]
     supported: bool
     reason: str = ""
+    # The sentence repeats text a source holds as instructions or phishing (ingest.untrusted).
+    echoes_flagged: bool = False
 
 
 @dataclass

@@ -24,6 +24,8 @@ def answer_to_dict(answer: Answer) -> dict[str, Any]:
                 "title": c.item.title,
                 "date": c.item.date,
                 "quote": c.quote,
+                "page": c.item.page,
+                "page_end": c.item.page_end,
             }
             for c in answer.citations
         ],
@@ -36,6 +38,8 @@ def answer_to_dict(answer: Answer) -> dict[str, Any]:
                 "date": h.item.date,
                 "score": round(h.score, 6),
                 "text": h.chunk_text,
+                "page": h.item.page,
+                "page_end": h.item.page_end,
             }
             for h in answer.retrieved
         ],
@@ -58,4 +62,6 @@ def document_to_dict(document: Document) -> dict[str, Any]:
         "items": data["items"],
         "evidence": data["evidence"],
         "sha256": data["sha256"],
+        "pages": data["pages"],
+        "format": data["format"],
     }

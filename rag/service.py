@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from ingest.index import Index
 from ingest.records import Document, Item
 from ingest.textutil import normalize_spaces
+from ingest.untrusted import without_flagged
 from rag.digest import build_digest, month_label, outline_for_overview, render_digest
 from rag.evidence import evidence_score, figure_terms, states_figure
 from rag.extractive import extractive_answer
@@ -174,14 +175,20 @@ class Assistant:
                 yield Delta("\n\n[LLM 无法连接，改用抽取式回答]\n\n")
             else:
                 answer = self._verified(query, text, [(n, item) for n, item, _ in packed], name, notices)
-                if not answer.refused and answer.fidelity >= MIN_LLM_FIDELITY:
+                # An answer that repeats a source's injected instructions shows the model obeyed them.
+                obeyed = any(check.echoes_flagged for check in answer.checks)
+                if not answer.refused and answer.fidelity >= MIN_LLM_FIDELITY and not obeyed:
                     return answer
                 # Retrieval found items that answer the question, so a small model's refusal, or an
                 # answer most of whose sentences the sources do not support, is not the last word:
                 # show what the sources say, and say why.
                 reason = "未能作答" if answer.refused else f"的回答多数句子无法核实（忠实度 {answer.fidelity:.2f}）"
+                if obeyed:
+                    reason = "的回答复述了资料中疑似注入的指令"
                 notices.append(f"LLM（{name}）{reason}，以下为资料原文摘录")
                 yield Delta(f"\n\n[LLM {reason}，以下为资料原文摘录]\n\n")
+        # An item all of whose text ingest flagged as instructions has nothing to quote.
+        hits = [hit for hit in hits if without_flagged(hit.item.text, hit.item.flagged).strip()]
         sources = [(n, hit.item) for n, hit in enumerate(hits[: max(_EXTRACTIVE_SOURCES, len(query.sub_questions) * 2)], start=1)]
         if query.intent == "list":
             sources = [(n, hit.item) for n, hit in enumerate(hits, start=1)]

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     # Optional sentence-transformers CrossEncoder name or path (none ships offline).
     reranker: str = ""
 
+    # Ingest limits: larger files are refused with a message (a scan of 500 pages takes an hour of OCR).
+    max_file_mb: float = Field(50.0, gt=0, description="largest file ingest accepts, in MB")
+    max_pages: int = Field(300, gt=0, description="most pages of a PDF or image file")
+
     # Chunking (tokens counted with tiktoken's cl100k_base).
     chunk_tokens: int = 320
     chunk_overlap_tokens: int = 40
@@ -72,6 +76,12 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.home / "index"
+
+    @property
+    def ingest_limits(self):
+        from ingest.readers import Limits
+
+        return Limits(max_bytes=int(self.max_file_mb * 2**20), max_pages=self.max_pages)
 
     @property
     def cache_dir(self) -> Path:

@@ -21,9 +21,9 @@ def test_gbk_file_is_reported_as_gb18030(tmp_path):
 @pytest.mark.parametrize(
     "data, message",
     [
-        (b"", "empty"),
-        (b"  \n\n ", "empty"),
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "binary"),
+        (b"", "为空"),
+        (b"  \n\n ", "为空"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "二进制"),
         (bytes([0x81, 0x30, 0xFF, 0xFE, 0x80]) * 200, "编码"),
     ],
 )

@@ -98,17 +98,18 @@ def test_bad_files_are_skipped_and_lose_nothing(tmp_path):
     folder = corpus_copy(tmp_path, {CITY})
     settings = make_settings(tmp_path / "home", corpus=folder)
     ingest([folder], settings)
-    (folder / "gbk.txt").write_bytes((folder / CITY).read_text(encoding="utf-8").encode("gbk"))
+    # Another document in GBK (a copy of an indexed one would be a revision of it: see test_revisions).
+    (folder / "gbk.txt").write_bytes((CORPUS / DISTRICT).read_text(encoding="utf-8").encode("gb18030"))
     (folder / "binary.txt").write_bytes(b"\x00\x01\x02PK\x03\x04" * 100)
     (folder / "empty.md").write_text("", encoding="utf-8")
     (folder / CITY).write_bytes(b"\x00\xff" * 50)  # an indexed file turns to garbage: keep its old version
     report = ingest([folder], settings)
     failed = dict(report.failed)
     assert set(failed) == {"binary.txt", "empty.md", CITY}
-    assert "binary" in failed["binary.txt"] and "empty" in failed["empty.md"]
+    assert "二进制" in failed["binary.txt"] and "为空" in failed["empty.md"]
     assert report.added == ["gbk.txt"]
     catalog = Catalog(settings.index_dir / "catalog.sqlite")
-    assert {d.file: d.items for d in catalog.documents()}[CITY] == {d.file: d.items for d in catalog.documents()}["gbk.txt"]
+    assert {d.file: d.items for d in catalog.documents()} == {CITY: 40, "gbk.txt": 83}
     assert_consistent(settings)
 
 

@@ -135,7 +135,7 @@ def test_bad_upload_is_reported_and_loses_nothing(library, tmp_path):
     empty = tmp_path / "upload" / "空白.txt"
     empty.parent.mkdir()
     empty.write_text("   \n", encoding="utf-8")
-    table, _, _, status = client(url).predict(paths=[handle_file(empty)], api_name="/upload")
+    table, _, _, status, *_ = client(url).predict(paths=[handle_file(empty)], api_name="/upload")
     assert "空白.txt" in status and "✗" in status and "已有的索引不受影响" in status
     assert len(table["data"]) == 5
     assert sorted(p.name for p in settings.corpus.iterdir()) == sorted(p.name for p in CORPUS.iterdir())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -64,10 +65,19 @@ def ingest(paths: Annotated[Optional[list[Path]], typer.Argument(help="files or 
             _fail(str(error))
     for file, message in report.failed:
         typer.echo(f"跳过 {file}: {message}", err=True)
+    for file, reason in report.skipped:
+        typer.echo(f"跳过 {file}: {reason}", err=True)
+    for file, other in report.duplicates:
+        typer.echo(f"未重复导入 {file}: 与已导入的 {other} 内容完全相同", err=True)
+    for file, other in report.superseded:
+        typer.echo(f"未导入 {file}: 是旧版本，已被修订版 {other} 取代（如需恢复旧版，请先删除 {other}）", err=True)
+    for file, old in report.replaced:
+        typer.echo(f"{file} 是 {old} 的修订版：已替换旧版，旧版的条目已从索引中删除")
     typer.echo(
         f"文档 {report.documents}，条目 {report.items}，片段 {report.chunks}；"
         f"新增 {len(report.added)}，更新 {len(report.updated)}，未变 {len(report.unchanged)}，删除 {len(report.removed)}，"
-        f"失败 {len(report.failed)}；新嵌入 {report.embedded}；修复向量 {report.repaired_vectors}；用时 {report.seconds:.1f} 秒"
+        f"替换旧版 {len(report.replaced)}，重复 {len(report.duplicates) + len(report.superseded)}，"
+        f"跳过 {len(report.skipped)}，失败 {len(report.failed)}；新嵌入 {report.embedded}；修复向量 {report.repaired_vectors}；用时 {report.seconds:.1f} 秒"
     )
     if report.failed and not (report.added or report.updated or report.unchanged):
         raise typer.Exit(1)
@@ -177,21 +187,30 @@ def evaluate(
         _fail(str(error))
 
 
+# Control characters in an answer (from a document or an LLM) could drive the terminal: ESC sequences
+# make hidden links (OSC 8), write the clipboard (OSC 52) or overwrite lines; tab and newline stay.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _echo(text: str) -> None:
+    typer.echo(_CONTROL.sub("", text))
+
+
 def _print_answer(answer) -> None:
-    typer.echo(answer.text.rstrip())
+    _echo(answer.text.rstrip())
     for note in answer.notices:
-        typer.echo(f"（{note}）")
+        _echo(f"（{note}）")
     if answer.citations:
-        typer.echo("\n来源：")
+        _echo("\n来源：")
         for c in answer.citations:
             when = f"，{c.item.date}" if c.item.date else ""
-            typer.echo(f"[{c.n}] {c.item.title}（{c.item.section}{when}，{c.item.file}）\n    “{c.quote}”")
+            _echo(f"[{c.n}] {c.item.title}（{c.item.section}{when}，{c.item.file}）\n    “{c.quote}”")
     if answer.unsupported:
-        typer.echo("\n未能核实的句子：")
+        _echo("\n未能核实的句子：")
         for sentence in answer.unsupported:
-            typer.echo(f"  ⚠ {sentence}")
+            _echo(f"  ⚠ {sentence}")
     if not answer.refused:
-        typer.echo(f"\n忠实度 {answer.fidelity:.2f} · 生成方式 {answer.llm} · {answer.timings_ms.get('total', 0):.0f} ms")
+        _echo(f"\n忠实度 {answer.fidelity:.2f} · 生成方式 {answer.llm} · {answer.timings_ms.get('total', 0):.0f} ms")
 
 
 def main() -> None:

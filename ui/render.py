@@ -1,7 +1,8 @@
 """Pure rendering of a structured Answer for the web page and for export: no Gradio, no I/O.
 
 Every piece of text that comes from a document or a generator is HTML-escaped here, so the chat can
-show our own markup (citation links, ⚠ marks, source cards) and nothing else.
+show our own markup (citation links, ⚠ marks, source cards) and nothing else; answer text also goes
+through ui.safe_markdown, so no Markdown image, link or URL in it fetches or links anything.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from dataclasses import dataclass
 
 from ingest.records import Document, Item
 from rag.records import Answer, Citation
+from ui.safe_markdown import inert, urls_in
 
 LLM_LABELS = {
     "extractive": "抽取式（不用大模型）",
     "local": "本地模型（Qwen2.5 1.5B）",
     "openai": "OpenAI 兼容接口",
 }
-KIND_LABELS = {"bulletin": "政务信息月报", "report": "政府工作报告", "generic": "其他文档"}
+KIND_LABELS = {"bulletin": "政务信息月报", "report": "政府工作报告", "notice": "通知公告", "news": "新闻报道", "generic": "其他文档"}
 
 _MARKER_RE = re.compile(r"\[(\d+)\]")
 # Markdown line starts (headings, bullets, numbers, quotes) stay outside an ⚠ span, or the line
@@ -136,7 +138,7 @@ def _link_markers(escaped: str, turn: int, cited: set[int]) -> str:
     return _MARKER_RE.sub(link, escaped)
 
 
-def _mark_unsupported(sentence: str, reason: str) -> str:
+def _mark_unsupported(sentence: str, reason: str, sourced: frozenset[str]) -> str:
     """Wrap each line of an unsupported sentence, leaving Markdown line prefixes outside."""
     title = _attr(f"未能核实：{reason}" if reason else "未能核实")
     lines = []
@@ -144,23 +146,29 @@ def _mark_unsupported(sentence: str, reason: str) -> str:
         prefix = _LINE_PREFIX_RE.match(line).group(0)
         body = line[len(prefix):]
         if body.strip():
-            lines.append(f'{_escape(prefix)}<span class="heluo-unsupported" title="{title}">⚠ {_escape(body)}</span>')
+            lines.append(f'{_escape(prefix)}<span class="heluo-unsupported" title="{title}">⚠ {inert(body, sourced)}</span>')
         else:
             lines.append(_escape(line))
     return "\n".join(lines)
 
 
 def answer_body(answer: Answer, turn: int) -> str:
-    """The answer's Markdown, escaped, with [n] linked to its source card and ⚠ on unsupported sentences."""
+    """The answer's Markdown, made inert, with [n] linked to its source card and ⚠ on unsupported sentences."""
     text = answer.text
     cited = {c.n for c in answer.citations}
+    sourced = sourced_urls(answer)
     pieces, cursor = [], 0
     for start, end, reason in _unsupported_spans(text, answer):
-        pieces.append(_escape(text[cursor:start]))
-        pieces.append(_mark_unsupported(text[start:end], reason))
+        pieces.append(inert(text[cursor:start], sourced))
+        pieces.append(_mark_unsupported(text[start:end], reason, sourced))
         cursor = end
-    pieces.append(_escape(text[cursor:]))
+    pieces.append(inert(text[cursor:], sourced))
     return _link_markers("".join(pieces), turn, cited)
+
+
+def sourced_urls(answer: Answer) -> frozenset[str]:
+    """URLs that stand verbatim in the items the answer cites: the only ones it may show (as text)."""
+    return frozenset(url for c in answer.citations for url in urls_in(c.item.text))
 
 
 def answer_status(answer: Answer) -> str:
@@ -184,7 +192,7 @@ def notices_html(answer: Answer, requested_llm: str | None = None) -> str:
     notes = list(answer.notices)
     if requested_llm and requested_llm not in ("auto", answer.llm) and not any("改用" in n or "只给出" in n for n in notes):
         notes.append(f"所选生成器 {requested_llm} 未能使用，本次由 {LLM_LABELS.get(answer.llm, answer.llm)} 作答。")
-    return "".join(f'<div class="heluo-notice">ℹ️ {_escape(note)}</div>' for note in notes)
+    return "".join(f'<div class="heluo-notice">ℹ️ {inert(note)}</div>' for note in notes)
 
 
 def item_meta(item: Item, documents: Mapping[str, Document] | None = None) -> str:
@@ -194,7 +202,16 @@ def item_meta(item: Item, documents: Mapping[str, Document] | None = None) -> st
         when = f"{item.date} 至 {item.date_end}"
     document = (documents or {}).get(item.file)
     source = f"{document.title}（{item.file}）" if document and document.title else item.file
-    return " · ".join(part for part in (when, item.section, source) if part)
+    return " · ".join(part for part in (when, item.section, source, page_label(item)) if part)
+
+
+def page_label(item: Item) -> str:
+    """'第 3 页' or '第 3–4 页' for an item of a paged source (PDF, scan); '' otherwise."""
+    if not item.page:
+        return ""
+    if item.page_end and item.page_end != item.page:
+        return f"第 {item.page}–{item.page_end} 页"
+    return f"第 {item.page} 页"
 
 
 def source_list(answer: Answer, turn: int, documents: Mapping[str, Document] | None = None) -> str:
@@ -203,8 +220,8 @@ def source_list(answer: Answer, turn: int, documents: Mapping[str, Document] | N
         return ""
     cards = "".join(
         f'<li><a class="heluo-source" href="#{cite_anchor(turn, c.n)}">'
-        f'<span class="heluo-n">[{c.n}]</span> <b>{_escape(c.item.title)}</b> '
-        f'<span class="heluo-meta">{_escape(item_meta(c.item, documents))}</span></a></li>'
+        f'<span class="heluo-n">[{c.n}]</span> <b>{inert(c.item.title)}</b> {_flag_badge(c.item)}'
+        f'<span class="heluo-meta">{inert(item_meta(c.item, documents))}</span></a></li>'
         for c in answer.citations
     )
     opened = " open" if len(answer.citations) <= _OPEN_SOURCE_LIST_MAX else ""
@@ -226,8 +243,8 @@ def pending_message() -> str:
 
 
 def streaming_message(text: str) -> str:
-    """The answer while it streams: escaped text and a cursor (links come with the final answer)."""
-    return f"{_escape(text)} ▌"
+    """The answer while it streams: inert text and a cursor (links come with the final answer)."""
+    return f"{inert(text)} ▌"
 
 
 def error_message(message: str) -> str:
@@ -235,13 +252,35 @@ def error_message(message: str) -> str:
 
 
 # -- the sources panel: every cited item's full text ------------------------------------------------
+FLAGGED_WARNING = "此条含 {n} 句疑似写给模型或读者的指令、索要个人信息的文字，已排除在回答依据之外，请勿照做。"
+
+
+def _flag_badge(item: Item) -> str:
+    return '<span class="heluo-flagged" title="含疑似指令的文字">⚠ 含疑似指令</span> ' if item.flagged else ""
+
+
+_FLAGGED_SHOWN = 3
+_FLAGGED_CHARS = 60
+
+
+def flagged_warning(item: Item) -> str:
+    """The warning on a card whose item holds sentences ingest flagged (ingest.untrusted), naming them."""
+    if not item.flagged:
+        return ""
+    shown = "".join(
+        f"<li>{_escape(s if len(s) <= _FLAGGED_CHARS else s[:_FLAGGED_CHARS] + '…')}</li>" for s in item.flagged[:_FLAGGED_SHOWN]
+    )
+    more = f"<li>……另 {len(item.flagged) - _FLAGGED_SHOWN} 句</li>" if len(item.flagged) > _FLAGGED_SHOWN else ""
+    return f'<div class="heluo-warning">⚠ {_escape(FLAGGED_WARNING.format(n=len(item.flagged)))}<ul>{shown}{more}</ul></div>'
+
+
 def citation_card(citation: Citation, turn: int, documents: Mapping[str, Document] | None = None, opened: bool = False) -> str:
     item = citation.item
     return (
         f'<details class="heluo-card" id="{cite_anchor(turn, citation.n)}"{" open" if opened else ""}>'
         f'<summary><span class="heluo-n">[{citation.n}]</span> <b>{_escape(item.title)}</b>'
         f'<div class="heluo-meta">{_escape(item_meta(item, documents))}</div></summary>'
-        f'<div class="heluo-fulltext">{highlight_quote(item.text, citation.quote)}</div>'
+        f'{flagged_warning(item)}<div class="heluo-fulltext">{highlight_quote(item.text, citation.quote)}</div>'
         f'<div class="heluo-lines">{_escape(item.file)} 第 {item.line_start}–{item.line_end} 行</div>'
         "</details>"
     )
@@ -267,19 +306,23 @@ def sources_panel(turns: Sequence[Turn], documents: Mapping[str, Document] | Non
 def answer_to_markdown(turn: Turn, documents: Mapping[str, Document] | None = None) -> str:
     """A self-contained Markdown file: question, answer, checks, and numbered sources with quotes."""
     answer = turn.answer
-    lines = [f"# {turn.question}", "", answer.text.strip(), ""]
+    sourced = sourced_urls(answer)
+    lines = [f"# {inert(turn.question)}", "", inert(answer.text.strip(), sourced), ""]
     for note in answer.notices:
-        lines.append(f"> {note}")
+        lines.append(f"> {inert(note)}")
     if answer.notices:
         lines.append("")
     if answer.unsupported:
-        lines += ["## 未能核实的句子", ""] + [f"- ⚠ {s}" for s in answer.unsupported] + [""]
+        lines += ["## 未能核实的句子", ""] + [f"- ⚠ {inert(s, sourced)}" for s in answer.unsupported] + [""]
     lines.append(f"*生成方式：{LLM_LABELS.get(answer.llm, answer.llm)} · 忠实度 {answer.fidelity:.2f}*")
     if answer.citations:
         lines += ["", "## 来源", ""]
         for c in answer.citations:
-            lines.append(f"[{c.n}] **{c.item.title}**（{item_meta(c.item, documents)}，第 {c.item.line_start}–{c.item.line_end} 行）")
-            lines.append(f"    > {c.quote.strip()}")
+            where = f"{item_meta(c.item, documents)}，第 {c.item.line_start}–{c.item.line_end} 行"
+            lines.append(f"[{c.n}] **{inert(c.item.title)}**（{inert(where)}）")
+            lines.append(f"    > {inert(c.quote.strip(), sourced)}")
+            if c.item.flagged:
+                lines.append(f"    > ⚠ {FLAGGED_WARNING.format(n=len(c.item.flagged))}")
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

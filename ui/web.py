@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import shutil
 import tempfile
 import threading
 import uuid
@@ -18,12 +17,15 @@ from pathlib import Path
 
 import gradio as gr
 
-from ingest.parse import DOCUMENT_SUFFIXES
+from ingest.readers import SUPPORTED_SUFFIXES
 from rag.digest import month_label
 from rag.service import Assistant, Delta, Done
 from rag.settings import Settings
-from ui import render
+from ui import render, uploads
+from ui.http_guard import guard_middleware
 from ui.render import Turn
+from ui.safe_markdown import inert
+from ui.uploads import ACCEPTED_LABEL
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +158,7 @@ class WebHandlers:
         self, question: str, chat: list, turns: list[Turn], events: Callable[[], Iterable], llm: str, clear_question: bool = False
     ) -> Iterator[Outputs]:
         box = "" if clear_question else gr.skip()
-        messages = _messages(chat) + [{"role": "user", "content": question}, {"role": "assistant", "content": render.pending_message()}]
+        messages = _messages(chat) + [{"role": "user", "content": inert(question)}, {"role": "assistant", "content": render.pending_message()}]
         yield messages, turns, gr.skip(), box, gr.skip()
         streamed = ""
         try:
@@ -194,71 +196,74 @@ class WebHandlers:
             render.documents_rows(documents),
             gr.update(choices=files, value=None),
             gr.update(choices=self.month_choices()),
-            status,
+            inert(status),  # file names come from uploads and API callers
         )
 
-    def upload(self, paths: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple:
-        from ingest.index import ingest
-
+    def upload(self, paths: list[str] | None, pending: list[str] | None = None) -> Iterator[tuple]:
+        """Check the uploaded files, ask before replacing an indexed document, else import them."""
+        uploads.discard(uploads.pending_files(pending, self.settings))  # a question left unanswered is dropped
         if not paths:
-            return self.corpus_view("请先选择要上传的 .txt 或 .md 文件。")
-        corpus = Path(self.settings.corpus)
-        corpus.mkdir(parents=True, exist_ok=True)
-        problems, targets, previous = [], [], {}
-        for raw in paths:
-            source = Path(raw)
-            if source.suffix.lower() not in DOCUMENT_SUFFIXES:
-                problems.append(f"{source.name}：只支持 .txt 和 .md 文件")
-                continue
-            target = corpus / source.name
-            if target.exists():
-                previous[target] = target.read_bytes()  # restored if the new version fails
-            shutil.copyfile(source, target)
-            targets.append(target)
-        if not targets:
-            return self.corpus_view(_status_lines(problems))
+            yield self.upload_view(f"请先选择要上传的文件（支持 {ACCEPTED_LABEL}）。")
+            return
+        staged, problems = uploads.stage(paths, self.settings)
+        if not staged:
+            yield self.upload_view(_status_lines(problems))
+            return
+        staged, questions, notes = uploads.check(staged, self.settings)
+        if not staged:
+            yield self.upload_view(_status_lines(problems + notes))
+            return
+        if questions:
+            lines = [*problems, *notes, *questions, "确认替换吗？点“确认替换”继续导入，点“取消”放弃这次上传。"]
+            yield self.upload_view(_status_lines(lines), pending=[str(p) for p in staged])
+            return
+        yield from self._import(staged, problems + notes)
 
-        def report_progress(message: str, done: int, total: int) -> None:
-            progress((done, total) if total else None, desc=f"导入中：{message}")
+    def confirm_upload(self, pending: list[str] | None) -> Iterator[tuple]:
+        staged = uploads.pending_files(pending, self.settings)
+        if not staged:
+            yield self.upload_view("没有等待确认的上传。")
+            return
+        yield from self._import(staged, [])
 
-        try:
-            report = ingest(targets, self.settings, report_progress)
-        except ValueError as error:
-            _restore(targets, previous)
-            return self.corpus_view(_status_lines([*problems, str(error)]))
-        failed = {file for file, _ in report.failed}
-        _restore([t for t in targets if t.name in failed], previous)
+    def cancel_upload(self, pending: list[str] | None) -> tuple:
+        uploads.discard(uploads.pending_files(pending, self.settings))
+        return self.upload_view("已取消这次上传，文档库没有变化。")
+
+    def _import(self, staged: list[Path], notes: list[str]) -> Iterator[tuple]:
+        """Import in a background thread (it goes on if the page is closed) and show its progress."""
+        job = uploads.start_import(staged, self.settings)
+        while not job.done.wait(0.5):
+            yield self.upload_view(_status_lines([*notes, job.progress_line()]), busy=True)
         self.assistant.refresh()
-        lines = [f"✓ {name}：已导入" for name in report.added]
-        lines += [f"✓ {name}：已更新" for name in report.updated]
-        lines += [f"– {name}：内容未变" for name in report.unchanged]
-        lines += [f"✗ {file}：{message}（已有的索引不受影响）" for file, message in report.failed]
-        lines += [f"✗ {p}" for p in problems]
-        lines.append(f"索引现有 {report.documents} 个文档、{report.items} 条目（用时 {report.seconds:.1f} 秒）。")
-        return self.corpus_view(_status_lines(lines))
+        yield self.upload_view(_status_lines([*notes, *job.result_lines()]))
+
+    def upload_view(self, status: str, pending: list[str] | None = None, busy: bool = False) -> tuple:
+        """The corpus tab after an upload step: table, delete list, months, status, confirm row, pending."""
+        if busy:
+            return gr.skip(), gr.skip(), gr.skip(), inert(status), gr.update(visible=False), None
+        return (*self.corpus_view(status), gr.update(visible=bool(pending)), pending or None)
 
     def delete(self, file: str | None) -> tuple:
         from ingest.index import remove_document
 
         if not file:
             return self.corpus_view("请先在列表中选择要删除的文档。")
-        removed = remove_document(file, self.settings)
-        corpus_file = Path(self.settings.corpus) / Path(file).name
-        if corpus_file.is_file():
-            corpus_file.unlink()
+        # Only a document the index holds, by its exact name: never "../x" or a file it never held.
+        held = self.assistant.index.catalog.fingerprints().get(file)
+        if held is None or Path(file).name != file:
+            return self.corpus_view(f"拒绝删除 {file}：索引中没有这个文档，只能删除文档库列表里的文档。")
+        # The file goes only if it is the very one indexed: in the corpus folder, bytes unchanged.
+        indexed = uploads.corpus_copy_of(file, self.settings)
+        remove_document(file, self.settings)
+        if indexed is not None:
+            indexed.unlink(missing_ok=True)
         self.assistant.refresh()
-        if not removed:
-            return self.corpus_view(f"索引中没有 {file}。")
+        if indexed is None:
+            return self.corpus_view(
+                f"已从索引移除 {file}（原文件 {Path(held[1])} 不在文档库文件夹中或已被改动，未删除）。"
+            )
         return self.corpus_view(f"已删除 {file}（文档库文件与索引均已移除）。")
-
-
-def _restore(targets: list[Path], previous: dict[Path, bytes]) -> None:
-    """Put back what an upload replaced, or remove what it added, so the corpus folder stays ingestible."""
-    for target in targets:
-        if target in previous:
-            target.write_bytes(previous[target])
-        else:
-            target.unlink(missing_ok=True)
 
 
 def _status_lines(lines: list[str]) -> str:
@@ -301,8 +306,12 @@ def build_app(assistant: Assistant, settings: Settings) -> gr.Blocks:
                 table = gr.Dataframe(headers=render.DOCUMENT_COLUMNS, value=[], label="已索引的文档", interactive=False, wrap=True, elem_id="heluo-documents")
                 with gr.Row():
                     with gr.Column():
-                        files = gr.File(label="上传 .txt / .md 文档", file_count="multiple", file_types=list(DOCUMENT_SUFFIXES), elem_id="heluo-upload")
+                        files = gr.File(label=f"上传文档（{ACCEPTED_LABEL}）", file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), elem_id="heluo-upload")
                         upload = gr.Button("导入到文档库", variant="primary", elem_id="heluo-upload-button")
+                        pending = gr.State(None)
+                        with gr.Row(visible=False, elem_id="heluo-upload-confirm") as confirm_row:
+                            confirm = gr.Button("确认替换", variant="primary", elem_id="heluo-upload-replace")
+                            cancel = gr.Button("取消", elem_id="heluo-upload-cancel")
                     with gr.Column():
                         doomed = gr.Dropdown(
                             [d.file for d in assistant.index.catalog.documents()],
@@ -321,7 +330,10 @@ def build_app(assistant: Assistant, settings: Settings) -> gr.Blocks:
         clear.click(handlers.clear, None, chat_outputs, api_name="clear")
         corpus_outputs = [table, doomed, month, status]
         app.load(handlers.corpus_view, None, corpus_outputs, api_visibility="private")
-        upload.click(handlers.upload, [files], corpus_outputs, api_name="upload", concurrency_limit=1)
+        upload_outputs = [*corpus_outputs, confirm_row, pending]
+        upload.click(handlers.upload, [files, pending], upload_outputs, api_name="upload", concurrency_limit=1)
+        confirm.click(handlers.confirm_upload, [pending], upload_outputs, api_name="confirm_upload", concurrency_limit=1)
+        cancel.click(handlers.cancel_upload, [pending], upload_outputs, api_name="cancel_upload")
         delete.click(
             handlers.delete,
             [doomed],
@@ -349,6 +361,7 @@ def serve(app: gr.Blocks, settings: Settings, host: str | None = None, port: int
         footer_links=["api"],
         show_error=False,
         quiet=not block,
+        app_kwargs={"middleware": [guard_middleware(throttle_logins=credentials is not None)]},
     )
 
 
