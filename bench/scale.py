@@ -59,23 +59,28 @@ from pathlib import Path
 from rag.settings import Settings
 from ingest.index import ingest
 settings = Settings(_env_file=None, home=Path(sys.argv[1]), cache=Path(sys.argv[2]), embedder=sys.argv[3])
+cpu = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
 report = ingest([Path(p) for p in sys.argv[4:]], settings)
 print(json.dumps({
     "seconds": report.seconds, "stages": report.stage_seconds, "documents": report.documents, "items": report.items,
     "chunks": report.chunks, "embedded": report.embedded, "added": len(report.added), "failed": report.failed,
     "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "cpu_seconds": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - cpu,
 }))
 """
 
 _RAW = r"""
-import json, sys, time
-from ingest.embedder import load_embedder, DEFAULT_BATCH
+import json, resource, sys, time
+from ingest.embedder import load_embedder
 from pathlib import Path
 texts = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
 embedder = load_embedder(sys.argv[2], Path(sys.argv[3]))._inner  # the model itself, no cache
-started = time.perf_counter()
+started, cpu = time.perf_counter(), sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
 embedder.embed_passages(texts)
-print(json.dumps({"chunks": len(texts), "seconds": time.perf_counter() - started}))
+print(json.dumps({
+    "chunks": len(texts), "seconds": time.perf_counter() - started,
+    "cpu_seconds": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - cpu,
+}))
 """
 
 _SERVE = r"""
@@ -309,6 +314,9 @@ def measure(items: int, work: Path, embedder: str, rng: random.Random) -> dict:
         "noop_reingest_in_process_s": noop["seconds"],
         "ingest_chunks_per_s": ingest_rate,
         "raw_chunks_per_s": raw_rate,
+        # The same ratio by CPU time (all of ingest() against the model's own): steadier than wall
+        # time when other programs share the cores.
+        "ingest_vs_raw_cpu": (raw["cpu_seconds"] / raw["chunks"]) / (real["cpu_seconds"] / real["embedded"]),
         "new_chunks": real["embedded"],
         "new_ingest_stages_s": real["stages"],
         "bulk_ingest_s": bulk["seconds"],
@@ -331,6 +339,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    load_before = os.getloadavg()
     work_root = args.work or Path(tempfile.mkdtemp(prefix="heluo-scale-"))
     rows = []
     try:
@@ -345,7 +354,11 @@ def main() -> None:
     figures = {
         "sizes": rows,
         "embedder": args.embedder,
-        "machine": {"cpus": os.cpu_count(), "load_average_1_5_15": load, "niceness": os.nice(0), "shared": load[0] > 1.5},
+        "machine": {
+            "cpus": os.cpu_count(), "load_before_1_5_15": load_before, "load_after_1_5_15": load, "niceness": os.nice(0),
+            # Other programs ran too: the load before we started already exceeded what the cores take.
+            "shared": load_before[0] > (os.cpu_count() or 1),
+        },
         "command": " ".join(["nice -n", str(os.nice(0)), ".venv/bin/python", "bench/scale.py", *sys.argv[1:]]) if os.nice(0) else " ".join([".venv/bin/python", "bench/scale.py", *sys.argv[1:]]),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

