@@ -1,14 +1,19 @@
-"""Run the evaluation set through one or more configurations and score every answer the same way.
+"""Run evaluation sets through one or more configurations and score every answer the same way.
 
 A configuration is a system and a generator: "heluo-extractive", "heluo-local", "naive-extractive",
-"naive-local"... (`parse_configs`). Both systems return the same Answer record; only the mapping of
-gold items to retrievable units differs (heluo: `metrics.resolve_gold_ids` over indexed items; naive:
-`naive.gold_chunk_ids` over raw chunks), so `score_answer` and `aggregate` are shared and pure.
+"naive-local", "bm25-extractive"... (`parse_configs`). Every system returns the same Answer record;
+only the mapping of gold items to retrievable units differs (heluo: `metrics.resolve_gold_ids` over
+indexed items; naive: `naive.gold_chunk_ids` over raw chunks), so `score_answer` and `aggregate` are
+shared and pure. Outside sets (a folder with corpus/ and questions.jsonl, e.g. the CRUD-RAG sample)
+are run by `eval.outside` through the same loop with their own scorer; "bm25" (whole articles,
+`eval.bm25_articles`) is their baseline.
 
 Per question: hit@5, recall@5, reciprocal rank over the retrieved units; key-fact recall; citation
 precision (a cited unit is right when it is gold or when the verifier found a sentence citing it
 supported), the stricter gold-only citation precision, and citation recall; faithfulness (Answer.fidelity); refused; summary coverage for month
-summaries (cited titles vs gold titles); latency. Not-applicable values are None, never 0, so they
+summaries (cited titles vs gold titles); the answer's own completeness (Answer.completeness, when the
+generator measures it) and, for questions whose gold lists every matching item (complete_gold), the
+share of those items cited; latency. Not-applicable values are None, never 0, so they
 do not skew means: retrieval metrics for an answer built without top-k retrieval (heluo's month
 digest reads every item of the month), citation precision and faithfulness for refusals.
 """
@@ -16,7 +21,8 @@ digest reads every item of the month), citation precision and faithfulness for r
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -27,13 +33,13 @@ from rag.records import Answer
 from rag.settings import Settings
 
 K = 5
-SYSTEMS = ("heluo", "naive")
+SYSTEMS = ("heluo", "naive", "bm25")
 GENERATORS = ("extractive", "local", "openai")
 # An answerable question scoring below this key-fact recall is listed as a failure in the report.
 FAILURE_KEY_FACT_RECALL = 0.5
 OVERALL = "all"
 
-System = Literal["heluo", "naive"]
+System = Literal["heluo", "naive", "bm25"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,10 @@ class QuestionScore:
     summary_coverage: float | None = None
     judge_faithfulness: float | None = None
     error: str = ""
+    hit_at_1: float | None = None
+    answer_accuracy: float | None = None
+    answer_completeness: float | None = None
+    gold_completeness: float | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,10 @@ class Aggregate:
     judge_faithfulness: float | None
     latency_p50_ms: float | None
     latency_p95_ms: float | None
+    hit_at_1: float | None = None
+    answer_accuracy: float | None = None
+    answer_completeness: float | None = None
+    gold_completeness: float | None = None
 
 
 @dataclass(frozen=True)
@@ -99,8 +113,19 @@ class QuestionRun:
 
 @dataclass(frozen=True)
 class EvalRun:
+    """Every configuration's answers to one set.
+
+    name: the set's label in reports ("dev", "test", "crud-rag-sample"); kind: "qa" for our JSONL sets,
+    "outside" for a folder set; sealed: per-question results are kept out of the committed report
+    (the test set: nobody tunes on its failures).
+    """
+
     configs: tuple[Config, ...]
     runs: tuple[QuestionRun, ...]
+    name: str = ""
+    kind: str = "qa"
+    sealed: bool = False
+    note: str = ""
 
     def for_config(self, name: str) -> list[QuestionRun]:
         return [run for run in self.runs if run.config == name]
@@ -163,9 +188,7 @@ def score_answer(question: EvalQuestion, answer: Answer, gold_ids: metrics.GoldI
     """Every per-question metric; gold_ids are in the same id space as the answer's retrieved/cited units."""
     cited = list(dict.fromkeys(c.item.item_id for c in answer.citations))
     answered = not answer.refused and not error
-    values: dict[str, float | None] = {
-        "faithfulness": answer.fidelity if answered and answer.checks else None,
-    }
+    values: dict[str, float | None] = {}
     if question.answerable:
         if answered and cited:
             values["citation_precision"] = metrics.citation_precision(cited, gold_ids, supported_ids(answer))
@@ -178,11 +201,20 @@ def score_answer(question: EvalQuestion, answer: Answer, gold_ids: metrics.GoldI
             values["reciprocal_rank"] = metrics.reciprocal_rank(retrieved[:K], gold_ids)
         values["key_fact_recall"] = metrics.key_fact_recall(answer.text if answered else "", question.key_facts)
         values["citation_recall"] = metrics.citation_recall(cited, gold_ids)
+        if question.complete_gold:
+            values["gold_completeness"] = values["citation_recall"]
         if question.type == "month_summary":
             # A gold title counts when a cited unit has it or the answer text names it (a raw chunk's
             # "title" is only its first line, so the text is where the baseline names items).
             titles = [c.item.title for c in answer.citations] + ([answer.text] if answered else [])
             values["summary_coverage"] = metrics.summary_coverage(titles, [g.title for g in question.gold]) if titles else 0.0
+    return question_score(question, answer, error, values)
+
+
+def question_score(question: EvalQuestion, answer: Answer, error: str, values: dict[str, float | None]) -> QuestionScore:
+    """The score record: the given metric values plus what every set measures the same way (refusal,
+    latency, faithfulness and the answer's own completeness when it answered)."""
+    answered = not answer.refused and not error
     return QuestionScore(
         question_id=question.id,
         type=question.type,
@@ -190,6 +222,8 @@ def score_answer(question: EvalQuestion, answer: Answer, gold_ids: metrics.GoldI
         refused=answer.refused,
         latency_ms=float(answer.timings_ms.get("total", 0.0)),
         error=error,
+        faithfulness=answer.fidelity if answered and answer.checks else None,
+        answer_completeness=answer.completeness if answered else None,
         **values,
     )
 
@@ -217,6 +251,10 @@ def aggregate(scores: Sequence[QuestionScore]) -> Aggregate:
         judge_faithfulness=_mean(s.judge_faithfulness for s in scores),
         latency_p50_ms=metrics.percentile(latencies, 50) if latencies else None,
         latency_p95_ms=metrics.percentile(latencies, 95) if latencies else None,
+        hit_at_1=_mean(s.hit_at_1 for s in scores),
+        answer_accuracy=_mean(s.answer_accuracy for s in scores),
+        answer_completeness=_mean(s.answer_completeness for s in scores),
+        gold_completeness=_mean(s.gold_completeness for s in scores),
     )
 
 
@@ -245,18 +283,21 @@ def _mean(values: Iterable[float | None]) -> float | None:
 # -- running --------------------------------------------------------------------------------------
 
 
-class _System:
-    """One system under test: how it answers, and its gold units for a question."""
+Scorer = Callable[[EvalQuestion, Answer, str], QuestionScore]
 
-    def __init__(self, ask: Callable[[str, str], Answer], gold_ids: Callable[[EvalQuestion], metrics.GoldIds]) -> None:
+
+class System:
+    """One system under test: how it answers (question, generator) and how its answers are scored."""
+
+    def __init__(self, ask: Callable[[str, str], Answer], score: Scorer) -> None:
         self.ask = ask
-        self.gold_ids = gold_ids
+        self.score = score
 
 
-def _build_systems(settings: Settings, wanted: set[str]) -> dict[str, _System]:
-    """The systems the configurations need, sharing one embedder and one set of loaded chat models."""
+def build_systems(settings: Settings, wanted: set[str]) -> dict[str, System]:
+    """The systems the configurations need on our corpus, sharing one embedder and one set of chat models."""
     chat_models: dict = {}
-    systems: dict[str, _System] = {}
+    systems: dict[str, System] = {}
     embedder = None
     if "heluo" in wanted:
         from rag.service import Assistant
@@ -264,17 +305,23 @@ def _build_systems(settings: Settings, wanted: set[str]) -> dict[str, _System]:
         assistant = Assistant(settings, chat_models=chat_models)
         items = assistant.index.catalog.items()
         embedder = assistant.index.embedder
-        systems["heluo"] = _System(
+        systems["heluo"] = System(
             lambda question, llm: assistant.ask(question, llm=llm),
-            lambda question: metrics.resolve_gold_ids(question.gold, items),
+            _gold_scorer(lambda question: metrics.resolve_gold_ids(question.gold, items)),
         )
     if "naive" in wanted:
         from eval.naive import NaiveBaseline, gold_chunk_ids
 
         baseline = NaiveBaseline(settings, embedder=embedder, chat_models=chat_models)
         baseline.build()
-        systems["naive"] = _System(baseline.ask, lambda question: gold_chunk_ids(question.gold, baseline.chunks))
+        systems["naive"] = System(baseline.ask, _gold_scorer(lambda question: gold_chunk_ids(question.gold, baseline.chunks)))
+    if "bm25" in wanted:
+        raise ValueError("bm25 是外部问题集（文件夹：corpus/ + questions.jsonl）的基线；on eval/*.jsonl use naive or heluo")
     return systems
+
+
+def _gold_scorer(gold_ids: Callable[[EvalQuestion], metrics.GoldIds]) -> Scorer:
+    return lambda question, answer, error: score_answer(question, answer, gold_ids(question) if question.answerable else [], error)
 
 
 def run_eval(
@@ -283,9 +330,14 @@ def run_eval(
     configs: Sequence[Config],
     progress: Callable[[str], None] | None = None,
     judge=None,
+    systems: dict[str, System] | None = None,
+    name: str = "",
+    kind: str = "qa",
+    sealed: bool = False,
 ) -> EvalRun:
     """Answer and score every question under every configuration (the index must already exist).
 
+    systems: the systems to use (default: `build_systems` on settings' corpus, for our JSONL sets).
     judge: an optional chat model; when given, each non-refused answer also gets `judge_faithfulness`.
     A question whose answer raises is kept, scored as a failure with its error, so a long run survives.
     """
@@ -293,7 +345,8 @@ def run_eval(
         raise ValueError("没有要评测的问题；check --set and --limit")
     if not configs:
         raise ValueError("没有评测配置；pass --compare heluo-extractive,naive-extractive or --llm")
-    systems = _build_systems(settings, {config.system for config in configs})
+    if systems is None:
+        systems = build_systems(settings, {config.system for config in configs})
     runs: list[QuestionRun] = []
     for config in configs:
         system = systems[config.system]
@@ -304,13 +357,13 @@ def run_eval(
             except Exception as exc:  # kept and reported: one failing question must not sink the run
                 error = f"{type(exc).__name__}: {exc}"
                 answer = Answer(question.question, "", False, config.llm)
-            score = score_answer(question, answer, system.gold_ids(question) if question.answerable else [], error)
+            score = system.score(question, answer, error)
             if judge is not None and not answer.refused and not error:
                 score = replace(score, judge_faithfulness=judge_faithfulness(answer, judge))
             runs.append(QuestionRun(question, config.name, answer, score))
             if progress:
-                progress(f"{config.name} {question.id}")
-    return EvalRun(tuple(configs), tuple(runs))
+                progress(f"{name or 'eval'} {config.name} {question.id}")
+    return EvalRun(tuple(configs), tuple(runs), name=name, kind=kind, sealed=sealed)
 
 
 # -- optional LLM judge ---------------------------------------------------------------------------
@@ -376,44 +429,90 @@ def _json_list(text: str) -> list:
 # -- command line entry ---------------------------------------------------------------------------
 
 
+DEFAULT_SETS = (Path("eval/dev.jsonl"), Path("eval/test.jsonl"))
+# A JSONL set with this file stem is sealed: its per-question results stay out of the committed report.
+SEALED_STEMS = ("test",)
+
+
 def run_cli(
     settings: Settings,
-    set_path: Path,
+    set_paths: Sequence[Path] | None,
     out: Path,
     llm: str | None = None,
     compare: str | None = None,
     limit: int | None = None,
     judge: bool = False,
-) -> EvalRun:
-    """`heluo eval`: ingest (incremental), run the configurations, write report.md/results.json/PNGs to `out`."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    without_gold: bool = False,
+) -> list[EvalRun]:
+    """`heluo eval`: run every set (default dev and test) under every configuration and write one report.
 
+    A JSONL set runs on the configured corpus (ingested incrementally); a folder set (corpus/ +
+    questions.jsonl) on its own index, with BM25 over whole articles as its baseline, and with
+    `without_gold` also over its corpus without the gold files. Writes report.md, results.json, PNGs.
+    """
+    from rich.console import Console
+
+    from eval import outside
     from eval.report import print_summary, write_report
-    from ingest.index import ingest
 
     if limit is not None and limit < 1:
         raise ValueError(f"--limit {limit}: give a positive number of questions")
-    questions = load_eval_set(set_path)[:limit]
+    paths = [Path(p) for p in (set_paths or DEFAULT_SETS)]
+    loaded = [(p, outside.load_outside_set(p) if outside.is_outside_set(p) else load_eval_set(p)[:limit]) for p in paths]
     configs = resolve_configs(parse_configs(compare, llm), settings)
     judge_model = _judge_model(settings) if judge else None
     console = Console(stderr=True)
+    qa_configs = [c for c in configs if c.system != "bm25"]
+    if any(not isinstance(s, outside.OutsideSet) for _p, s in loaded) and len(qa_configs) < len(configs):
+        console.print("[yellow]bm25 只用于文件夹问题集（CRUD-RAG 这类），在 eval/*.jsonl 上跳过[/yellow]")
+    runs: list[EvalRun] = []
+    systems = None
+    with _progress(console) as advance:
+        for path, loaded_set in loaded:
+            if isinstance(loaded_set, outside.OutsideSet):
+                runs += outside.run_outside(settings, loaded_set, configs, limit, advance, without_gold)
+                continue
+            if systems is None:
+                systems = _qa_systems(settings, qa_configs, console)
+            runs.append(run_eval(settings, loaded_set, qa_configs, advance, judge_model, systems=systems,
+                                 name=path.stem, sealed=path.stem in SEALED_STEMS))
+    written = write_report(runs, Path(out), set_paths=paths)
+    print_summary(runs)
+    console.print("写入 " + "、".join(str(path) for path in written))
+    return runs
+
+
+def _qa_systems(settings: Settings, configs: Sequence[Config], console) -> dict[str, System]:
+    from ingest.index import ingest
+
     with console.status("索引语料 (ingest)…"):
         report = ingest([settings.corpus], settings)
     if report.failed:
         console.print(f"[yellow]ingest 跳过 {len(report.failed)} 个文件: {report.failed}[/yellow]")
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("eval", total=len(questions) * len(configs))
+    return build_systems(settings, {config.system for config in configs})
 
-        def advance(label: str) -> None:
-            bar.update(task, advance=1, description=label)
 
-        run = run_eval(settings, questions, configs, advance, judge_model)
-    written = write_report(run, Path(out), set_path=Path(set_path))
-    print_summary(run)
-    console.print("写入 " + "、".join(str(path) for path in written))
-    return run
+@contextmanager
+def _progress(console, every: int = 50) -> Iterator[Callable[[str], None]]:
+    """A spinner line naming the set, configuration and question being run; without a terminal (a log
+    file) a plain line every `every` questions instead."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    if not console.is_terminal:
+        count = 0
+
+        def log(label: str) -> None:
+            nonlocal count
+            count += 1
+            if count % every == 0 or label.startswith("ingest"):
+                console.print(f"[{count}] {label}")
+
+        yield log
+        return
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed}"), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("eval", total=None)
+        yield lambda label: bar.update(task, advance=1, description=label)
 
 
 def _judge_model(settings: Settings):
@@ -431,10 +530,13 @@ __all__ = [
     "EvalRun",
     "QuestionRun",
     "QuestionScore",
+    "System",
     "aggregate",
+    "build_systems",
     "is_failure",
     "judge_faithfulness",
     "parse_configs",
+    "question_score",
     "resolve_configs",
     "run_cli",
     "run_eval",

@@ -87,12 +87,39 @@ def reciprocal_rank(retrieved_ids: Sequence[str], gold_ids: GoldIds) -> float:
     return 0.0
 
 
+def canonical(text: str) -> str:
+    """The verifier's comparable form (rag.verify): `normalize` plus Chinese numerals as Arabic digits and
+    no thousands separators, so 第十三次 ≡ 第13次 and 2,000 ≡ 2000. Only notation is folded: no synonyms
+    (4金 does not match 4枚金牌), so a match still means the answer states the fact."""
+    from rag.verify import _canonical  # the one place that defines what "the same figure" means
+
+    return _canonical(normalize(text))
+
+
 def key_fact_recall(answer_text: str, key_facts: Sequence[str]) -> float:
-    """Share of the key facts the answer contains, compared after normalisation (spaces, full-width digits)."""
+    """Share of the key facts the answer contains, both in canonical form (`canonical`)."""
     if not key_facts:
         raise ValueError("no key facts to check: key_fact_recall is for answerable questions only")
-    answer = normalize(answer_text)
-    return sum(normalize(fact) in answer for fact in key_facts) / len(key_facts)
+    answer = canonical(answer_text)
+    return sum(canonical(fact) in answer for fact in key_facts) / len(key_facts)
+
+
+def answer_contains(answer_text: str, expected: str) -> bool:
+    """The CRUD-RAG rule: the expected answer string, whitespace removed, is a substring of the answer."""
+    expected = _WHITESPACE.sub("", expected)
+    if not expected:
+        raise ValueError("empty expected answer: give the answer string the question is scored on")
+    return expected in _WHITESPACE.sub("", answer_text)
+
+
+def shares_run(text: str, document: str, length: int = 24) -> bool:
+    """Whether `text` and `document` share a run of min(len(text), length) characters (whitespace removed):
+    the CRUD-RAG rule for "this retrieved text comes from that gold file"."""
+    text, document = _WHITESPACE.sub("", text), _WHITESPACE.sub("", document)
+    if not text:
+        return False
+    run = min(len(text), _checked_k(length))
+    return any(text[start : start + run] in document for start in range(len(text) - run + 1))
 
 
 def citation_precision(cited: Sequence[str], gold: GoldIds, supported: Collection[str] = ()) -> float:

@@ -200,18 +200,24 @@ class NaiveBaseline:
         return self._chat_models[name]
 
     def _answer(self, question: str, text: str, sources: list[tuple[int, Item]], llm: str) -> Answer:
-        if says_refusal(text):
-            return Answer(question, text.strip() or REFUSAL, True, llm)
-        verification = verify_answer(text, sources)  # measured only: its repaired text is not used
-        return Answer(
-            question,
-            text,
-            False,
-            llm,
-            citations=own_citations(question, text, sources, verification.citations),
-            checks=verification.checks,
-            fidelity=verification.fidelity,
-        )
+        return baseline_answer(question, text, sources, llm)
+
+
+def baseline_answer(question: str, text: str, sources: Sequence[tuple[int, Item]], llm: str) -> Answer:
+    """A baseline's Answer: refused only when the text is the refusal sentence; citations as written,
+    verification run only to measure faithfulness (its repaired text is not used)."""
+    if says_refusal(text):
+        return Answer(question, text.strip() or REFUSAL, True, llm)
+    verification = verify_answer(text, list(sources))
+    return Answer(
+        question,
+        text,
+        False,
+        llm,
+        citations=own_citations(question, text, sources, verification.citations),
+        checks=verification.checks,
+        fidelity=verification.fidelity,
+    )
 
 
 def own_citations(
@@ -233,6 +239,7 @@ def _ms(started: float) -> float:
 
 
 __all__ = [
+    "baseline_answer",
     "CHUNK_OVERLAP",
     "CHUNK_SIZE",
     "COLLECTION",

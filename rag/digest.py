@@ -1,8 +1,10 @@
 """Month summaries built from every item of the month, not from a top-k list.
 
-The digest groups the month's items by section: how many items, the key ones with their dates and
-figures, who the leaders' activities involved and which meetings were held. Every bullet cites its
-item. It needs no LLM and is ready in well under a second.
+The digest opens with a short overview (the month's most important items, one lede sentence each,
+from different sections), then groups the month's items by section: how many items, who the
+leaders' activities involved, how many meetings, and the key items, one line each (title, date,
+citation). Every line cites its item. It needs no LLM and is ready in well under a second; with an
+LLM, the model's overview follows it, and `overview_first` shows it in the extractive one's place.
 """
 
 from __future__ import annotations
@@ -23,6 +25,13 @@ _NOT_A_PERSON = re.compile(r"[市县区省委府局厅部院会组团队党镇�
 _MEETING = re.compile(r"会议|大会|座谈会|推进会|研讨会|论坛|常务会|全体会|召开|举行|开幕|闭幕")
 _MAJOR_MEETING = re.compile(r"全会|全体会议|常务会议|常委会|代表大会|工作会议|经济工作|总结表彰|述职评议|人大|政协")
 _MAX_KEY_ITEMS = 8
+# The overview: this many items, each from a different section, so it spans the month.
+_OVERVIEW_ITEMS = 5
+# A lede longer than this reads as a paragraph: the overview shows the item's title instead.
+_OVERVIEW_SENTENCE_CHARS = 90
+OVERVIEW_HEADING = "### 本月要点"
+# What rag.service puts before an LLM's overview, which it streams after the digest.
+LLM_OVERVIEW_HEADING = "### 概述"
 
 
 @dataclass(frozen=True)
@@ -114,32 +123,69 @@ def month_label(month: str) -> str:
 
 
 def render_digest(digest: MonthDigest) -> tuple[str, list[tuple[int, DigestBullet]]]:
-    """Markdown digest with [n] after every bullet, and the numbered bullets it cites.
+    """Markdown digest: overview, then one heading per section and one line per key item, [n] each.
 
     Counts are computed from the index, not claimed by a source, so they live in the headings;
-    every other line is a bullet quoting its item verbatim.
+    every item line is the item's own title and date, which its source states.
     """
     numbered: list[tuple[int, DigestBullet]] = []
-    lines = [f"## {month_label(digest.month)}洛阳政务信息摘要（本月共收录 {digest.total} 条，{len(digest.sections)} 个栏目）", ""]
+    number_of: dict[str, int] = {}
+    sections: list[str] = []
     for section in digest.sections:
-        lines.append(f"### {section.section}（{_section_stats(section)}）")
+        sections.append(f"### {section.section}（{_section_stats(section)}）")
         for bullet in section.bullets:
             n = len(numbered) + 1
             numbered.append((n, bullet))
-            lines.append(f"- {bullet.item.title}{_when(bullet.item)}：{bullet.detail}[{n}]")
-        lines.append("")
-    return "\n".join(lines).rstrip() + "\n", numbered
+            number_of[bullet.item.item_id] = n
+            sections.append(f"- {bullet.item.title}{_when(bullet.item)}[{n}]")
+        sections.append("")
+    lines = [f"## {month_label(digest.month)}洛阳政务信息摘要（本月共收录 {digest.total} 条，{len(digest.sections)} 个栏目）", ""]
+    lines += [OVERVIEW_HEADING] + [f"- {_overview_line(item)}[{number_of[item.item_id]}]" for item in overview_items(digest)] + [""]
+    return "\n".join(lines + sections).rstrip() + "\n", numbered
+
+
+def overview_items(digest: MonthDigest) -> list[Item]:
+    """The month's most important key items, at most one per section, in document order."""
+    best = [max(section.bullets, key=lambda b: _importance(b.item)).item for section in digest.sections if section.bullets]
+    # Ties go to the earlier section: bulletins lead with what their editors rank first.
+    ranked = sorted(enumerate(best), key=lambda pair: (_importance(pair[1])[0], -pair[0]), reverse=True)
+    chosen = [item for _, item in ranked[:_OVERVIEW_ITEMS]]
+    return sorted(chosen, key=lambda item: (item.file, item.position))
+
+
+def _overview_line(item: Item) -> str:
+    """The item's lede sentence when it is short enough to scan, else its title and date."""
+    sentences = split_sentences(item.text)
+    lede = sentences[0].strip() if sentences else ""
+    if lede and len(lede) <= _OVERVIEW_SENTENCE_CHARS:
+        return lede
+    return f"{item.title}{_when(item)}"
+
+
+def overview_first(summary_text: str) -> str:
+    """A summary as it should read: an LLM's overview, streamed after the digest under
+    LLM_OVERVIEW_HEADING, moved into the place of the extractive overview (which it replaces).
+
+    Text without an LLM overview comes back unchanged.
+    """
+    head, found, llm = summary_text.partition(f"\n{LLM_OVERVIEW_HEADING}\n")
+    if not found or OVERVIEW_HEADING not in head:
+        return summary_text
+    llm = llm.strip()
+    before, _, rest = head.partition(OVERVIEW_HEADING)
+    sections = rest[rest.find("\n### "):] if "\n### " in rest else "\n"
+    return f"{before}{OVERVIEW_HEADING}\n{llm}\n{sections.rstrip()}\n" if llm else head.rstrip() + "\n"
 
 
 def _section_stats(section: SectionDigest) -> str:
-    stats = [f"{section.count}条"]
+    stats = [f"{section.count} 条"]
     if section.leaders:
         stats.append("、".join(f"{name} {count} 项" for name, count in section.leaders[:6]))
     if section.meetings:
         stats.append(f"会议 {section.meetings} 项")
     if section.count > len(section.bullets):
         stats.append(f"列出 {len(section.bullets)} 条要点")
-    return "；".join(stats)
+    return " · ".join(stats)
 
 
 def _when(item: Item) -> str:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
-from ingest.records import Document
-from rag.records import Answer
+from ingest.records import Document, Item
+from rag.records import Answer, Citation, Query, SentenceCheck
 
 
 def answer_to_dict(answer: Answer) -> dict[str, Any]:
@@ -65,3 +65,70 @@ def document_to_dict(document: Document) -> dict[str, Any]:
         "pages": data["pages"],
         "format": data["format"],
     }
+
+
+# -- full records: what a saved conversation needs to render an answer again, exactly -------------
+# (`answer_to_dict` above is the CLI contract and leaves out item texts; these keep everything.)
+
+
+def item_to_record(item: Item) -> dict[str, Any]:
+    return asdict(item)
+
+
+def item_from_record(data: dict[str, Any]) -> Item:
+    """An Item from `item_to_record`; fields added to Item later take their defaults, JSON lists become tuples."""
+    known = {f.name for f in fields(Item)}
+    return Item(**{name: tuple(value) if isinstance(value, list) else value for name, value in data.items() if name in known})
+
+
+def answer_to_record(answer: Answer) -> dict[str, Any]:
+    """Everything the UI renders from an Answer: text, citations with their full items, checks, notices."""
+    query = answer.query
+    return {
+        "question": answer.question,
+        "text": answer.text,
+        "refused": answer.refused,
+        "llm": answer.llm,
+        "citations": [{"n": c.n, "item": item_to_record(c.item), "quote": c.quote} for c in answer.citations],
+        "checks": [asdict(check) for check in answer.checks],
+        "fidelity": answer.fidelity,
+        "completeness": answer.completeness,
+        "timings_ms": dict(answer.timings_ms),
+        "notices": list(answer.notices),
+        "query": None if query is None else {
+            "text": query.text,
+            "original": query.original,
+            "intent": query.intent,
+            "months": list(query.months),
+            "period_label": query.period_label,
+            "notes": list(query.notes),
+        },
+    }
+
+
+def answer_from_record(data: dict[str, Any]) -> Answer:
+    """The Answer `answer_to_record` saved (its retrieved hits are not kept: nothing renders them)."""
+    query = data.get("query")
+    return Answer(
+        question=data["question"],
+        text=data["text"],
+        refused=bool(data["refused"]),
+        llm=data["llm"],
+        citations=[Citation(c["n"], item_from_record(c["item"]), c["quote"]) for c in data.get("citations", [])],
+        checks=[
+            SentenceCheck(c["sentence"], tuple(c["citations"]), bool(c["supported"]), c.get("reason", ""))
+            for c in data.get("checks", [])
+        ],
+        fidelity=data.get("fidelity", 1.0),
+        completeness=data.get("completeness"),
+        timings_ms=dict(data.get("timings_ms", {})),
+        notices=list(data.get("notices", [])),
+        query=None if query is None else Query(
+            text=query["text"],
+            original=query["original"],
+            intent=query["intent"],
+            months=tuple(query.get("months", ())),
+            period_label=query.get("period_label", ""),
+            notes=tuple(query.get("notes", ())),
+        ),
+    )

@@ -28,6 +28,10 @@ def test_ingest_is_incremental_and_reports_a_summary(indexed_settings):
     result = heluo(indexed_settings, "ingest")
     assert result.returncode == 0
     assert "文档 5" in result.stdout and "未变 5" in result.stdout and "新增 0" in result.stdout
+    # Not a terminal: one progress line per document, as it goes, on stderr.
+    progress = [line for line in result.stderr.splitlines() if line.startswith("[")]
+    assert [line.split("]")[0] + "]" for line in progress] == [f"[{n}/5]" for n in range(1, 6)]
+    assert progress[0].endswith(".txt")
 
 
 def test_docs_json(indexed_settings):
@@ -56,6 +60,25 @@ def test_ask_batch_from_stdin(indexed_settings):
     result = heluo(indexed_settings, "ask", "--json", "-", stdin="2020年洛阳市地区生产总值是多少？\n\n2023年5月洛阳召开了哪些会议？\n")
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == 2 and not lines[0]["refused"] and lines[1]["refused"]
+
+
+def test_history_lists_saved_conversations(indexed_settings):
+    from ui.history import HistoryStore, SavedTurn
+
+    store = HistoryStore.for_home(indexed_settings.home)
+    conversation = store.create("12月江凌开展了哪些调研？")
+    store.save_turn(conversation.id, SavedTurn(1, "12月江凌开展了哪些调研？"))
+    listed = json.loads(heluo(indexed_settings, "history", "--json").stdout)
+    assert listed[0] == {"id": conversation.id, "title": "12月江凌开展了哪些调研？", "started": conversation.started, "turns": 1}
+    assert conversation.id in heluo(indexed_settings, "history").stdout
+    store.delete(conversation.id)
+
+
+def test_summarize_prints_its_overview_and_one_line_per_item(indexed_settings):
+    out = heluo(indexed_settings, "summarize", "2023-07").stdout
+    assert out.index("本月要点") < out.index("### 时政/领导活动")
+    assert "\n- 江凌与万达集团董事长王健林举行工作会谈（7月25日）[" in out
+    assert "来源：" not in out and "heluo summarize 2023-07 --json" in out  # the quotes are one command away, not 80 lines of them
 
 
 def test_summarize_json(indexed_settings):

@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from dataclasses import replace
+
 from eval.dataset import EvalQuestion, GoldItem, load_eval_set
 from eval.harness import (
     Config,
@@ -86,6 +88,13 @@ class TestParseConfigs:
     def test_a_system_without_generator_takes_llm(self):
         assert parse_configs("heluo-", llm="local") == [Config("heluo", "local")]
 
+    def test_bm25_is_a_system_and_is_refused_on_our_jsonl_sets(self, settings):
+        from eval.harness import build_systems
+
+        assert parse_configs("bm25,heluo-extractive") == [Config("bm25", "extractive"), Config("heluo", "extractive")]
+        with pytest.raises(ValueError, match="bm25"):
+            build_systems(settings, {"bm25"})
+
     @pytest.mark.parametrize("bad", ["gpt4", "naive-gpt"])
     def test_unknown_names_say_what_to_use(self, bad):
         with pytest.raises(ValueError, match="heluo-extractive"):
@@ -122,6 +131,16 @@ class TestScoreAnswer:
         score = score_answer(question, answer, [frozenset({"g"}), frozenset({"h"})])
         assert score.hit_at_k is None and score.reciprocal_rank is None
         assert score.summary_coverage == 0.5 and score.citation_recall == 0.5
+
+    def test_completeness_against_the_gold_for_lists_and_the_answers_own(self):
+        gold = (GoldItem(FEB, "国家文物局调研组来洛", QUOTE), GoldItem(FEB, "另一条", "别的"))
+        question = replace(_question("temporal", key_facts=("关强",), gold=gold), complete_gold=True)
+        answer = _answer("关强[1]", ["g"], [(1, "g")], {1: True})
+        answer.completeness = 0.75
+        score = score_answer(question, answer, [frozenset({"g"}), frozenset({"h"})])
+        assert (score.gold_completeness, score.answer_completeness) == (0.5, 0.75)
+        plain = score_answer(replace(question, complete_gold=False), answer, [frozenset({"g"}), frozenset({"h"})])
+        assert plain.gold_completeness is None and plain.citation_recall == 0.5
 
     def test_an_unanswerable_question_is_scored_by_refusal_only(self):
         score = score_answer(_question("unanswerable", answerable=False), _answer("x", ["a"], [(1, "a")], {1: True}), [])
@@ -238,7 +257,7 @@ SMOKE_TYPES = ("factoid", "numeric", "report", "multi_doc", "temporal", "month_s
 
 
 def _smoke_questions() -> list[EvalQuestion]:
-    questions = load_eval_set(REPO / "eval" / "qa.jsonl")
+    questions = load_eval_set(REPO / "eval" / "dev.jsonl")
     chosen = [next(q for q in questions if q.type == t) for t in SMOKE_TYPES]
     chosen.append(next(q for q in questions if q.type == "unanswerable" and q not in chosen))
     return chosen
@@ -247,16 +266,23 @@ def _smoke_questions() -> list[EvalQuestion]:
 def test_smoke_run_writes_consistent_reports(indexed_settings, tmp_path):
     questions = _smoke_questions()
     configs = [Config("heluo", "extractive"), Config("naive", "extractive")]
-    run = run_eval(indexed_settings, questions, configs)
-    written = write_report(run, tmp_path / "report", set_path=REPO / "eval" / "qa.jsonl")
+    run = run_eval(indexed_settings, questions, configs, name="dev")
+    sealed = replace(run, name="test", sealed=True)
+    written = write_report([run, sealed], tmp_path / "report", set_paths=[REPO / "eval" / "dev.jsonl"])
 
     assert all(path.exists() and path.stat().st_size > 0 for path in written)
-    assert {p.name for p in written} >= {"report.md", "results.json", "chart_refusal.png", "chart_hit_at_5.png"}
+    assert {p.name for p in written} >= {"report.md", "results.json", "chart_refusal.png", "chart_hit_at_5.png", "test.json"}
     markdown = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
-    for needle in ("heluo-extractive", "naive-extractive", "hit@5", "key facts", "refusal acc", "Failures of"):
+    for needle in ("heluo-extractive", "naive-extractive", "hit@5", "key facts", "refusal acc", "Failures of",
+                   "Our sets side by side (dev | test)", "key facts<br>dev", "key facts<br>test", "per unanswerable kind", "per provenance"):
         assert needle in markdown
+    # The sealed set shows figures but none of its questions.
+    assert "sealed/test.json" in markdown
+    assert not any(q.question in markdown.split("## Failures of `test`")[1] for q in questions)
 
-    results = json.loads((tmp_path / "report" / "results.json").read_text(encoding="utf-8"))
+    document = json.loads((tmp_path / "report" / "results.json").read_text(encoding="utf-8"))
+    results, sealed_document = document["sets"]
+    assert "results" not in sealed_document and sealed_document["summary"] == results["summary"]
     assert len(results["results"]) == len(questions) * len(configs)
     for row in results["results"]:
         m = row["metrics"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ingest.records import Item
-from rag.digest import build_digest, leader_of, outline_for_overview, render_digest
+from rag.digest import LLM_OVERVIEW_HEADING, OVERVIEW_HEADING, build_digest, leader_of, outline_for_overview, overview_first, render_digest
 from rag.evidence import evidence_score, key_terms, required_numbers
 from rag.extractive import extractive_answer
 
@@ -81,10 +81,38 @@ class TestDigest:
         digest = build_digest("2023-07", self.items)
         assert [s.section for s in digest.sections] == ["时政/领导活动", "时政/重要会议", "社会事业/体育"]
         text, numbered = render_digest(digest)
-        assert "本月共收录 4 条" in text and "### 时政/领导活动（2条；江凌 1 项、徐衣显 1 项）" in text
+        assert "本月共收录 4 条" in text and "### 时政/领导活动（2 条 · 江凌 1 项、徐衣显 1 项）" in text
         assert [n for n, _ in numbered] == [1, 2, 3, 4]
-        assert "新建项目36个，总投资120亿元。[2]" in text  # the sentence with the figure, verbatim
-        assert "### 时政/重要会议（1条；会议 1 项）" in text
+        assert "\n- 徐衣显到西工区调研（7月6日）[2]\n" in text  # one line per item: title, date, [n]
+        assert "### 时政/重要会议（1 条 · 会议 1 项）" in text
+        sections = text.split("### 时政/领导活动", 1)[1]
+        assert "总投资120亿元" not in sections  # the item's text is one click away, not repeated
+
+    def test_overview_comes_first_one_item_per_section_cited_like_its_line(self):
+        text, _ = render_digest(build_digest("2023-07", self.items))
+        overview = text.split(OVERVIEW_HEADING, 1)[1].split("\n### ", 1)[0]
+        assert text.index(OVERVIEW_HEADING) < text.index("### 时政/领导活动")
+        lines = [line for line in overview.splitlines() if line.startswith("- ")]
+        assert len(lines) == 3  # three sections, one item each
+        assert "- 7月7日，市政府常务会议召开。[3]" in lines  # the meeting's lede, cited as in its section
+        assert all(line.rstrip().endswith("]") for line in lines)
+
+    def test_digest_lines_are_verified_against_their_items(self):
+        from rag.verify import verify_answer
+
+        text, numbered = render_digest(build_digest("2023-07", self.items))
+        verification = verify_answer(text, [(n, bullet.item) for n, bullet in numbered])
+        assert verification.checks and verification.fidelity == 1.0
+
+    def test_an_llm_overview_streamed_after_the_digest_reads_first_in_the_extractive_ones_place(self):
+        text, _ = render_digest(build_digest("2023-07", self.items))
+        arranged = overview_first(f"{text}\n{LLM_OVERVIEW_HEADING}\n本月洛阳召开市政府常务会议。[3]\n")
+        assert arranged.count(OVERVIEW_HEADING) == 1 and LLM_OVERVIEW_HEADING not in arranged
+        overview = arranged.split(OVERVIEW_HEADING, 1)[1].split("### 时政", 1)[0]
+        assert overview.strip() == "本月洛阳召开市政府常务会议。[3]"  # the extractive overview gave way
+        assert arranged.split("### 时政/领导活动", 1)[1] == text.split("### 时政/领导活动", 1)[1]
+        assert overview_first(text) == text
+        assert overview_first(f"{text}\n{LLM_OVERVIEW_HEADING}\n  \n") == text  # an empty overview changes nothing
 
     def test_outline_respects_the_budget(self):
         digest = build_digest("2023-07", self.items)

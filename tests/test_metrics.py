@@ -6,6 +6,8 @@ import pytest
 
 from eval.dataset import GoldItem
 from eval.metrics import (
+    answer_contains,
+    canonical,
     citation_precision,
     citation_recall,
     false_refusal_rate,
@@ -19,6 +21,7 @@ from eval.metrics import (
     reciprocal_rank,
     refusal_accuracy,
     resolve_gold_ids,
+    shares_run,
     summary_coverage,
 )
 from ingest.records import Item
@@ -118,6 +121,48 @@ class TestKeyFactRecall:
     def test_no_key_facts_is_an_error(self):
         with pytest.raises(ValueError, match="key facts"):
             key_fact_recall("任何回答", [])
+
+    @pytest.mark.parametrize(
+        ("answer", "fact"),
+        [
+            ("洛阳第十三次荣获该称号", "第13次"),
+            ("洛阳第13次荣获该称号", "第十三次"),
+            ("共建设 2,000 个充电设施", "2000个"),
+            ("共获得一百二十项成果", "120项"),
+            ("二〇二三年十二月", "2023年12月"),
+        ],
+    )
+    def test_notation_is_folded_through_the_verifiers_canonical_form(self, answer, fact):
+        assert key_fact_recall(answer, [fact]) == 1.0
+
+    @pytest.mark.parametrize(
+        ("answer", "fact"),
+        [
+            ("洛阳队夺得4枚金牌", "4金"),  # a synonym, not a notation: not folded
+            ("洛阳第十四次荣获该称号", "第13次"),
+            ("共有194项成果获奖", "195项"),
+        ],
+    )
+    def test_matching_is_not_inflated(self, answer, fact):
+        assert key_fact_recall(answer, [fact]) == 0.0
+
+    def test_canonical_keeps_words_that_only_look_like_numerals(self):
+        assert canonical("一个项目，万人助万企") == "一个项目,万人助万企"  # only the comma is folded (NFKC)
+
+
+class TestCrudRules:
+    def test_the_answer_string_without_whitespace_must_be_in_the_answer(self):
+        assert answer_contains("本次大赛按照 两个组 进行。", "两个 组")
+        assert not answer_contains("本次大赛按照2个组进行。", "两个组")
+        with pytest.raises(ValueError, match="empty"):
+            answer_contains("回答", "  ")
+
+    def test_a_retrieved_text_comes_from_a_file_when_they_share_24_characters(self):
+        document = "江城市第三届全民羽毛球大赛在市体育中心开幕。本次大赛按照青年组和中老年组两个组进行，设三个项目。"
+        assert shares_run("新闻：本次大赛按照青年组和中老年组两个组进行，设三个项目。后续内容", document)
+        assert shares_run("按照青年组 和中老年组", document)  # shorter than 24: the whole text must be in it
+        assert not shares_run("本次大赛按照青年组和中老年组三个组进行，共有来自全市的选手", document)
+        assert not shares_run("", document)
 
 
 class TestCitations:

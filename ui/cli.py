@@ -6,6 +6,7 @@ import json
 import os
 import re
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -47,18 +48,11 @@ def _assistant():
 def ingest(paths: Annotated[Optional[list[Path]], typer.Argument(help="files or folders; default HELUO_CORPUS")] = None) -> None:
     """Index documents incrementally: unchanged files are skipped, changed ones replaced, removed ones dropped."""
     _quiet_libraries()
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from ingest.index import ingest as run_ingest
 
     settings = _settings()
     targets = paths or [settings.corpus]
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True) as bar:
-        task = bar.add_task("ingest", total=None)
-
-        def progress(message: str, done: int, total: int) -> None:
-            bar.update(task, description=message, completed=done, total=total or None)
-
+    with _ingest_progress() as progress:
         try:
             report = run_ingest(targets, settings, progress)
         except ValueError as error:
@@ -81,6 +75,38 @@ def ingest(paths: Annotated[Optional[list[Path]], typer.Argument(help="files or 
     )
     if report.failed and not (report.added or report.updated or report.unchanged):
         raise typer.Exit(1)
+
+
+@contextmanager
+def _ingest_progress():
+    """A progress bar on a terminal; elsewhere (a log, a pipe) one line per document as it starts."""
+    if sys.stderr.isatty():
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True) as bar:
+            task = bar.add_task("ingest", total=None)
+            yield lambda message, done, total: bar.update(task, description=message, completed=done, total=total or None)
+        return
+    yield ProgressLines(sys.stderr)
+
+
+class ProgressLines:
+    """Ingest progress as plain lines: "[2/5] 文件名" when a document starts; embedding steps and
+    the final "done" (the summary line follows) print nothing."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.files = 0
+        self.current = ""
+
+    def __call__(self, message: str, done: int, total: int) -> None:
+        file = message.split(": ", 1)[0]
+        if ": " in message or message == "done" or file == self.current:
+            return
+        self.current = file
+        self.files += 1
+        self.stream.write(f"[{done + 1}/{total}] {file}\n" if total else f"{file}\n")
+        self.stream.flush()
 
 
 @app.command()
@@ -147,7 +173,7 @@ def summarize(month: str, llm: LlmOption = None, as_json: Annotated[bool, typer.
     if as_json:
         typer.echo(json.dumps(answer_to_dict(answer), ensure_ascii=False))
     else:
-        _print_answer(answer)
+        _print_answer(answer, summary=True)
     if answer.refused:
         raise typer.Exit(1)
 
@@ -170,21 +196,53 @@ def serve(
 
 @app.command("eval")
 def evaluate(
-    set_path: Annotated[Path, typer.Option("--set")] = Path("eval/qa.jsonl"),
+    set_paths: Annotated[
+        Optional[list[Path]],
+        typer.Option("--set", help="a JSONL set or a folder with corpus/ + questions.jsonl; repeatable (default: eval/dev.jsonl and eval/test.jsonl)"),
+    ] = None,
     llm: LlmOption = None,
     out: Annotated[Path, typer.Option("--out")] = Path("reports"),
     compare: Annotated[Optional[str], typer.Option(help="comma-separated configs, e.g. naive,extractive,local")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="only the first N questions (smoke run)")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="only the first N questions of each set (smoke run)")] = None,
     judge: Annotated[bool, typer.Option("--judge", help="claim-level faithfulness judged by the configured openai endpoint")] = False,
+    without_gold: Annotated[
+        bool, typer.Option("--without-gold", help="folder sets: also ask every question over the corpus without its gold files (all must be refused)")
+    ] = False,
+    export_feedback: Annotated[
+        Optional[Path], typer.Option("--export-feedback", help="write the answers disliked in the web UI to FILE as candidate questions, then stop")
+    ] = None,
 ) -> None:
-    """Run the evaluation set and write Markdown, JSON and PNG reports."""
+    """Run the evaluation sets side by side and write Markdown, JSON and PNG reports."""
     _quiet_libraries()
+    if export_feedback is not None:
+        from eval.feedback import export_feedback as write_candidates
+        from ui.history import HistoryStore
+
+        count = write_candidates(HistoryStore.for_home(_settings().home), export_feedback)
+        typer.echo(f"已写出 {count} 条候选评测问题（来自被点踩的回答）到 {export_feedback}；补全参考答案、要点和出处后即可加入评测集。")
+        return
     from eval.harness import run_cli
 
     try:
-        run_cli(_settings(), set_path, out, llm=llm, compare=compare, limit=limit, judge=judge)
+        run_cli(_settings(), set_paths, out, llm=llm, compare=compare, limit=limit, judge=judge, without_gold=without_gold)
     except ValueError as error:
         _fail(str(error))
+
+
+@app.command()
+def history(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the conversations saved by the web UI: id, title, started, turns."""
+    from ui.history import HistoryStore
+
+    conversations = HistoryStore.for_home(_settings().home).conversations()
+    if as_json:
+        typer.echo(json.dumps([{"id": c.id, "title": c.title, "started": c.started, "turns": c.turns} for c in conversations], ensure_ascii=False, indent=1))
+        return
+    if not conversations:
+        typer.echo("还没有保存的对话：在网页（heluo serve）里提问后，对话会自动保存。")
+        return
+    for c in conversations:
+        _echo(f"{c.id}\t{c.started.replace('T', ' ')[:16]}\t{c.turns} 问\t{c.title}")
 
 
 # Control characters in an answer (from a document or an LLM) could drive the terminal: ESC sequences
@@ -196,11 +254,17 @@ def _echo(text: str) -> None:
     typer.echo(_CONTROL.sub("", text))
 
 
-def _print_answer(answer) -> None:
-    _echo(answer.text.rstrip())
+def _print_answer(answer, summary: bool = False) -> None:
+    """An answer with its quoted sources; a month summary (summary=True) as it reads best in a
+    terminal: the overview and one line per key item, the quotes one `--json` away (80 of them
+    would bury the summary)."""
+    from rag.digest import overview_first
+    from ui.render import status_text
+
+    _echo((overview_first(answer.text) if summary else answer.text).rstrip())
     for note in answer.notices:
         _echo(f"（{note}）")
-    if answer.citations:
+    if answer.citations and not summary:
         _echo("\n来源：")
         for c in answer.citations:
             when = f"，{c.item.date}" if c.item.date else ""
@@ -210,7 +274,10 @@ def _print_answer(answer) -> None:
         for sentence in answer.unsupported:
             _echo(f"  ⚠ {sentence}")
     if not answer.refused:
-        _echo(f"\n忠实度 {answer.fidelity:.2f} · 生成方式 {answer.llm} · {answer.timings_ms.get('total', 0):.0f} ms")
+        _echo(f"\n{status_text(answer)}")
+    if summary and answer.citations:
+        month = answer.query.months[0] if answer.query and answer.query.months else "月份"
+        _echo(f"每条来源的原文摘录：heluo summarize {month} --json")
 
 
 def main() -> None:

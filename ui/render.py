@@ -10,16 +10,18 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ingest.records import Document, Item
+from rag.digest import LLM_OVERVIEW_HEADING, OVERVIEW_HEADING, overview_first
 from rag.records import Answer, Citation
 from ui.safe_markdown import inert, urls_in
 
 LLM_LABELS = {
-    "extractive": "抽取式（不用大模型）",
-    "local": "本地模型（Qwen2.5 1.5B）",
-    "openai": "OpenAI 兼容接口",
+    "extractive": "原文摘录",
+    "local": "本地模型",
+    "openai": "大模型服务（OpenAI 兼容接口）",
+    "hybrid": "原文摘录 + 大模型概括",
 }
 KIND_LABELS = {"bulletin": "政务信息月报", "report": "政府工作报告", "notice": "通知公告", "news": "新闻报道", "generic": "其他文档"}
 
@@ -30,23 +32,39 @@ _LINE_PREFIX_RE = re.compile(r"^(?:\s*(?:#{1,6}\s+|[-*+]\s+|\d{1,3}[.)]\s+|>\s*)
 _SENTENCE_END_RE = re.compile(r"(?<=[。！？；!?;])")
 # Summaries cite every item of a month: beyond this many, the in-chat source list starts folded.
 _OPEN_SOURCE_LIST_MAX = 8
+# Digest headings that stay open when its sections fold: the overview, and an LLM overview appended after it.
+_OPEN_HEADINGS = {OVERVIEW_HEADING, LLM_OVERVIEW_HEADING}
+# Service notices name generators the way engineers do; a reader gets these words instead.
+_PLAIN_WORDS = (
+    (re.compile(r"LLM（(\w+)）"), lambda m: LLM_LABELS.get(m.group(1), "大模型")),
+    (re.compile(r"抽取式"), lambda m: "原文摘录"),
+    (re.compile(r"忠实度\s*(\d(?:\.\d+)?)"), lambda m: f"有来源支持的句子仅占 {float(m.group(1)):.0%}"),
+    (re.compile(r"[：:]\s*[A-Za-z_][\w.]*$"), lambda m: ""),  # a trailing exception class name
+    # An English gloss in brackets, e.g. "问题不能为空 (empty question)": the Chinese says it already.
+    (re.compile(r"\s*[(（](?=[^)）]*[A-Za-z])[^)）\u4e00-\u9fff]*[)）]"), lambda m: ""),
+)
 
 
 @dataclass(frozen=True)
 class Turn:
-    """One answered question of the conversation: its number (anchors are unique per turn)."""
+    """One question of the conversation: its number (anchors are unique per turn) and its answer,
+    or, when it was stopped before the answer was done, the text streamed until then."""
 
     number: int
     question: str
-    answer: Answer
+    answer: Answer | None
+    partial: str = ""
 
 
 def cite_anchor(turn: int, n: int) -> str:
     return f"cite-{turn}-{n}"
 
 
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
+    """Text from a user, a document or a generator, safe inside our Markdown and HTML."""
     return html.escape(text, quote=False)
+
+
 
 
 def _attr(text: str) -> str:
@@ -103,10 +121,10 @@ def highlight_quote(text: str, quote: str) -> str:
     """The full text, escaped, with the supporting quote wrapped in <mark>."""
     out, cursor = [], 0
     for start, end in quote_spans(text, quote):
-        out.append(_escape(text[cursor:start]))
-        out.append(f"<mark>{_escape(text[start:end])}</mark>")
+        out.append(escape(text[cursor:start]))
+        out.append(f"<mark>{escape(text[start:end])}</mark>")
         cursor = end
-    out.append(_escape(text[cursor:]))
+    out.append(escape(text[cursor:]))
     return "".join(out)
 
 
@@ -146,15 +164,19 @@ def _mark_unsupported(sentence: str, reason: str, sourced: frozenset[str]) -> st
         prefix = _LINE_PREFIX_RE.match(line).group(0)
         body = line[len(prefix):]
         if body.strip():
-            lines.append(f'{_escape(prefix)}<span class="heluo-unsupported" title="{title}">⚠ {inert(body, sourced)}</span>')
+            lines.append(f'{escape(prefix)}<span class="heluo-unsupported" title="{title}">⚠ {inert(body, sourced)}</span>')
         else:
-            lines.append(_escape(line))
+            lines.append(escape(line))
     return "\n".join(lines)
 
 
 def answer_body(answer: Answer, turn: int) -> str:
-    """The answer's Markdown, made inert, with [n] linked to its source card and ⚠ on unsupported sentences."""
-    text = answer.text
+    """The answer's Markdown, made inert, with [n] linked to its source card and ⚠ on unsupported sentences.
+
+    A month summary's sections are folded (its overview stays open).
+    """
+    summary = is_month_summary(answer.text)
+    text = overview_first(answer.text) if summary else answer.text
     cited = {c.n for c in answer.citations}
     sourced = sourced_urls(answer)
     pieces, cursor = [], 0
@@ -163,7 +185,8 @@ def answer_body(answer: Answer, turn: int) -> str:
         pieces.append(_mark_unsupported(text[start:end], reason, sourced))
         cursor = end
     pieces.append(inert(text[cursor:], sourced))
-    return _link_markers("".join(pieces), turn, cited)
+    body = _link_markers("".join(pieces), turn, cited)
+    return fold_sections(body) if summary else body
 
 
 def sourced_urls(answer: Answer) -> frozenset[str]:
@@ -171,38 +194,107 @@ def sourced_urls(answer: Answer) -> frozenset[str]:
     return frozenset(url for c in answer.citations for url in urls_in(c.item.text))
 
 
-def answer_status(answer: Answer) -> str:
-    """One line: which generator answered, fidelity, how many sentences could not be verified, time."""
-    label = LLM_LABELS.get(answer.llm, answer.llm)
-    parts = [f"生成方式：{_escape(label)}"]
+def is_month_summary(text: str) -> bool:
+    return text.lstrip().startswith("## ") and OVERVIEW_HEADING in text
+
+
+def fold_sections(markdown: str) -> str:
+    """Each '### section（counts）' block of a digest becomes a closed <details> with the counts shown.
+
+    The overview heading (and an LLM's, if one is appended) stays an open heading. A blank line
+    after <summary> and before </details> lets the Markdown inside render as a list.
+    """
+    out: list[str] = []
+    inside = False
+    for line in markdown.split("\n"):
+        starts_section = line.startswith("### ") and line.strip() not in _OPEN_HEADINGS
+        if inside and (starts_section or line.startswith("#")):
+            out += ["", "</details>", ""]
+            inside = False
+        if starts_section:
+            name, paren, stats = line[4:].strip().partition("（")
+            counts = f' <span class="heluo-meta">（{stats}</span>' if paren else ""
+            out += [f'<details class="heluo-section"><summary><b>{name}</b>{counts}</summary>', ""]
+            inside = True
+        else:
+            out.append(line)
+    if inside:
+        out += ["", "</details>"]
+    return "\n".join(out)
+
+
+def status_text(answer: Answer) -> str:
+    """In plain words: how it was answered, how much the sources support it, and the time.
+
+    A refusal decided before any generator ran names none.
+    """
     if answer.refused:
-        parts.append("未作答（资料不足）")
+        parts = ["未作答：资料中没有足够的信息"]
     else:
+        parts = [f"生成方式：{LLM_LABELS.get(answer.llm, answer.llm)}"]
         claims = len(answer.checks)
-        supported = claims - len(answer.unsupported)
-        parts.append(f"忠实度 {answer.fidelity:.2f}（{supported}/{claims} 句有来源支持）" if claims else f"忠实度 {answer.fidelity:.2f}")
-        parts.append(f"{len(answer.citations)} 条来源")
+        if claims:
+            parts.append(f"有来源支持的句子：{claims - len(answer.unsupported)}/{claims}")
+        if answer.completeness is not None:
+            parts.append(f"覆盖检索到的相关条目：{answer.completeness:.0%}")
+        parts.append(f"引用来源 {len(answer.citations)} 条")
     total = answer.timings_ms.get("total")
     if total is not None:
-        parts.append(f"{total / 1000:.1f} 秒")
-    return f'<div class="heluo-status">{" · ".join(parts)}</div>'
+        parts.append(f"用时 {total / 1000:.1f} 秒")
+    return " · ".join(parts)
+
+
+def answer_status(answer: Answer, turn: int | None = None) -> str:
+    """The status line under an answer; data-turn lets feedback find the turn it is about."""
+    data = f' data-turn="{turn}"' if turn is not None else ""
+    return f'<div class="heluo-status"{data}>{escape(status_text(answer))}</div>'
+
+
+def plain_words(note: str) -> str:
+    for pattern, words in _PLAIN_WORDS:
+        note = pattern.sub(words, note)
+    return note
 
 
 def notices_html(answer: Answer, requested_llm: str | None = None) -> str:
-    notes = list(answer.notices)
-    if requested_llm and requested_llm not in ("auto", answer.llm) and not any("改用" in n or "只给出" in n for n in notes):
-        notes.append(f"所选生成器 {requested_llm} 未能使用，本次由 {LLM_LABELS.get(answer.llm, answer.llm)} 作答。")
+    notes = [plain_words(note) for note in answer.notices]
+    if (
+        requested_llm
+        and not answer.refused
+        and requested_llm not in ("auto", answer.llm)
+        and not any("改用" in n or "只给出" in n or "原文摘录" in n for n in notes)
+    ):
+        asked = LLM_LABELS.get(requested_llm, requested_llm)
+        notes.append(f"所选的生成方式“{asked}”未能使用，本次由“{LLM_LABELS.get(answer.llm, answer.llm)}”作答。")
     return "".join(f'<div class="heluo-notice">ℹ️ {inert(note)}</div>' for note in notes)
 
 
+def period_label(period: str) -> str:
+    """'2023-07' -> '2023年7月', '2021-02-07' -> '2021年2月7日', anything else as it is."""
+    parts = (period or "").split("-")
+    if len(parts) >= 2 and all(p.isdigit() for p in parts):
+        label = f"{parts[0]}年{int(parts[1])}月"
+        return label + (f"{int(parts[2])}日" if len(parts) == 3 else "")
+    return period or ""
+
+
+def document_label(file: str, documents: Mapping[str, Document] | None = None) -> str:
+    """A document as a reader knows it: its title, with its period when the title lacks it."""
+    document = (documents or {}).get(file)
+    if document is None or not document.title:
+        return file.rsplit(".", 1)[0]
+    period = period_label(document.period)
+    if period and period not in re.sub(r"\s+", "", document.title):
+        return f"{document.title}（{period}）"
+    return document.title
+
+
 def item_meta(item: Item, documents: Mapping[str, Document] | None = None) -> str:
-    """'2023-07-06 · 特别关注 · 洛阳政务信息月报（001_….txt）' with whatever the item has."""
+    """'2023-07-06 · 特别关注 · 政务信息月报（2023年7月）' with whatever the item has."""
     when = item.date or ""
     if item.date_end and item.date_end != item.date:
         when = f"{item.date} 至 {item.date_end}"
-    document = (documents or {}).get(item.file)
-    source = f"{document.title}（{item.file}）" if document and document.title else item.file
-    return " · ".join(part for part in (when, item.section, source, page_label(item)) if part)
+    return " · ".join(part for part in (when, item.section, document_label(item.file, documents), page_label(item)) if part)
 
 
 def page_label(item: Item) -> str:
@@ -212,6 +304,15 @@ def page_label(item: Item) -> str:
     if item.page_end and item.page_end != item.page:
         return f"第 {item.page}–{item.page_end} 页"
     return f"第 {item.page} 页"
+
+
+def item_place(item: Item) -> str:
+    """The item's lines in a text source; '' for a paged one (item_meta names its pages)."""
+    if item.page:
+        return ""
+    if item.line_end != item.line_start:
+        return f"原文第 {item.line_start}–{item.line_end} 行"
+    return f"原文第 {item.line_start} 行"
 
 
 def source_list(answer: Answer, turn: int, documents: Mapping[str, Document] | None = None) -> str:
@@ -233,7 +334,7 @@ def source_list(answer: Answer, turn: int, documents: Mapping[str, Document] | N
 
 def answer_message(answer: Answer, turn: int, documents: Mapping[str, Document] | None = None, requested_llm: str | None = None) -> str:
     """The whole chat message: body, notices, status line and source cards."""
-    parts = [answer_body(answer, turn), notices_html(answer, requested_llm), answer_status(answer), source_list(answer, turn, documents)]
+    parts = [answer_body(answer, turn), notices_html(answer, requested_llm), answer_status(answer, turn), source_list(answer, turn, documents)]
     return "\n\n".join(part for part in parts if part)
 
 
@@ -242,13 +343,50 @@ def pending_message() -> str:
     return '<span class="heluo-meta">正在检索资料、生成回答…</span> ▌'
 
 
-def streaming_message(text: str) -> str:
-    """The answer while it streams: inert text and a cursor (links come with the final answer)."""
-    return f"{inert(text)} ▌"
+def streaming_message(text: str, turn: int = 0, citations: Sequence[Citation] = ()) -> str:
+    """The answer while it streams: inert, [n] linked once its sentence is verified, and a cursor."""
+    sourced = frozenset(url for c in citations for url in urls_in(c.item.text))
+    if is_month_summary(text):
+        body = fold_sections(_link_markers(inert(overview_first(text), sourced), turn, {c.n for c in citations}))
+    else:
+        body = _link_markers(inert(text, sourced), turn, {c.n for c in citations})
+    return f"{body} ▌"
+
+
+def stopped_message(partial: str) -> str:
+    """A turn the user stopped (or whose page closed) before its answer was verified."""
+    body = f"{inert(partial.strip())}\n\n" if partial.strip() else ""
+    return f'{body}<div class="heluo-notice">■ 已停止生成：以上内容未经核实，可点“重新生成”再问一次。</div>'
+
+
+def provisional_answer(question: str, text: str, citations: Sequence[Citation]) -> Answer:
+    """What is known of an answer while it streams: its text and the citations verified so far."""
+    return Answer(question, text, False, "", citations=list(citations))
+
+
+_TURN_OF_MESSAGE_RE = re.compile(r'class="heluo-status" data-turn="(\d+)"')
+
+
+def turn_of_message(content: str) -> int | None:
+    """The turn an answer message belongs to (its status line says), None for other messages."""
+    match = _TURN_OF_MESSAGE_RE.search(content or "")
+    return int(match.group(1)) if match else None
+
+
+def conversation_label(title: str, started: str) -> str:
+    """'2023年7月洛阳有哪些重要工作？ · 05-03 14:02' for the sidebar."""
+    when = started.replace("T", " ")[5:16] if len(started) >= 16 else started
+    return f"{title} · {when}"
 
 
 def error_message(message: str) -> str:
-    return f'<div class="heluo-error">⚠️ {_escape(message)}</div>'
+    return f'<div class="heluo-error">⚠️ {escape(plain_words(message))}</div>'
+
+
+def turn_messages(turn: Turn, documents: Mapping[str, Document] | None = None, requested_llm: str | None = None) -> list[dict]:
+    """The user and assistant chat messages of one turn."""
+    reply = answer_message(turn.answer, turn.number, documents, requested_llm) if turn.answer else stopped_message(turn.partial)
+    return [{"role": "user", "content": inert(turn.question)}, {"role": "assistant", "content": reply}]
 
 
 # -- the sources panel: every cited item's full text ------------------------------------------------
@@ -268,30 +406,33 @@ def flagged_warning(item: Item) -> str:
     if not item.flagged:
         return ""
     shown = "".join(
-        f"<li>{_escape(s if len(s) <= _FLAGGED_CHARS else s[:_FLAGGED_CHARS] + '…')}</li>" for s in item.flagged[:_FLAGGED_SHOWN]
+        f"<li>{escape(s if len(s) <= _FLAGGED_CHARS else s[:_FLAGGED_CHARS] + '…')}</li>" for s in item.flagged[:_FLAGGED_SHOWN]
     )
     more = f"<li>……另 {len(item.flagged) - _FLAGGED_SHOWN} 句</li>" if len(item.flagged) > _FLAGGED_SHOWN else ""
-    return f'<div class="heluo-warning">⚠ {_escape(FLAGGED_WARNING.format(n=len(item.flagged)))}<ul>{shown}{more}</ul></div>'
+    return f'<div class="heluo-warning">⚠ {escape(FLAGGED_WARNING.format(n=len(item.flagged)))}<ul>{shown}{more}</ul></div>'
 
 
 def citation_card(citation: Citation, turn: int, documents: Mapping[str, Document] | None = None, opened: bool = False) -> str:
     item = citation.item
+    place = item_place(item)
     return (
         f'<details class="heluo-card" id="{cite_anchor(turn, citation.n)}"{" open" if opened else ""}>'
-        f'<summary><span class="heluo-n">[{citation.n}]</span> <b>{_escape(item.title)}</b>'
-        f'<div class="heluo-meta">{_escape(item_meta(item, documents))}</div></summary>'
+        f'<summary><span class="heluo-n">[{citation.n}]</span> <b>{escape(item.title)}</b>'
+        f'<div class="heluo-meta">{escape(item_meta(item, documents))}</div></summary>'
         f'{flagged_warning(item)}<div class="heluo-fulltext">{highlight_quote(item.text, citation.quote)}</div>'
-        f'<div class="heluo-lines">{_escape(item.file)} 第 {item.line_start}–{item.line_end} 行</div>'
-        "</details>"
+        + (f'<div class="heluo-lines">{escape(place)}</div>' if place else "")
+        + "</details>"
     )
 
 
 def turn_sources(turn: Turn, documents: Mapping[str, Document] | None = None) -> str:
-    cards = "".join(citation_card(c, turn.number, documents) for c in turn.answer.citations)
-    body = cards or '<div class="heluo-empty">这一问没有引用来源。</div>'
+    citations = turn.answer.citations if turn.answer else []
+    cards = "".join(citation_card(c, turn.number, documents) for c in citations)
+    empty = "这一问没有引用来源。" if turn.answer else "这一问已停止生成，没有核实过的来源。"
+    body = cards or f'<div class="heluo-empty">{empty}</div>'
     return (
         f'<section class="heluo-turn" id="turn-{turn.number}">'
-        f'<div class="heluo-turn-title">第 {turn.number} 问：{_escape(turn.question)}</div>{body}</section>'
+        f'<div class="heluo-turn-title">第 {turn.number} 问：{escape(turn.question)}</div>{body}</section>'
     )
 
 
@@ -303,28 +444,41 @@ def sources_panel(turns: Sequence[Turn], documents: Mapping[str, Document] | Non
 
 
 # -- export ----------------------------------------------------------------------------------------
-def answer_to_markdown(turn: Turn, documents: Mapping[str, Document] | None = None) -> str:
-    """A self-contained Markdown file: question, answer, checks, and numbered sources with quotes."""
+def answer_to_markdown(turn: Turn, documents: Mapping[str, Document] | None = None, heading: str = "#") -> str:
+    """A self-contained Markdown answer: question, answer, checks, and numbered sources with quotes.
+
+    heading: the question's heading level ("##" inside a whole conversation).
+    """
     answer = turn.answer
+    lines = [f"{heading} {inert(turn.question)}", ""]
+    if answer is None:
+        lines += [inert(turn.partial.strip()), "", "*已停止生成：以上内容未经核实。*"] if turn.partial.strip() else ["*已停止生成。*"]
+        return "\n".join(lines).rstrip() + "\n"
     sourced = sourced_urls(answer)
-    lines = [f"# {inert(turn.question)}", "", inert(answer.text.strip(), sourced), ""]
-    for note in answer.notices:
-        lines.append(f"> {inert(note)}")
-    if answer.notices:
-        lines.append("")
+    text = overview_first(answer.text) if is_month_summary(answer.text) else answer.text
+    lines += [inert(text.strip(), sourced), ""]
+    notes = [plain_words(note) for note in answer.notices]
+    lines += [f"> {inert(note)}" for note in notes] + ([""] if notes else [])
     if answer.unsupported:
-        lines += ["## 未能核实的句子", ""] + [f"- ⚠ {inert(s, sourced)}" for s in answer.unsupported] + [""]
-    lines.append(f"*生成方式：{LLM_LABELS.get(answer.llm, answer.llm)} · 忠实度 {answer.fidelity:.2f}*")
+        lines += [f"{heading}# 未能核实的句子", ""] + [f"- ⚠ {inert(s, sourced)}" for s in answer.unsupported] + [""]
+    lines.append(f"*{status_text(answer)}*")
     if answer.citations:
-        lines += ["", "## 来源", ""]
+        lines += ["", f"{heading}# 来源", ""]
         for c in answer.citations:
-            where = f"{item_meta(c.item, documents)}，第 {c.item.line_start}–{c.item.line_end} 行"
+            where = "，".join(part for part in (item_meta(c.item, documents), item_place(c.item)) if part)
             lines.append(f"[{c.n}] **{inert(c.item.title)}**（{inert(where)}）")
             lines.append(f"    > {inert(c.quote.strip(), sourced)}")
             if c.item.flagged:
                 lines.append(f"    > ⚠ {FLAGGED_WARNING.format(n=len(c.item.flagged))}")
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def conversation_to_markdown(title: str, started: str, turns: Sequence[Turn], documents: Mapping[str, Document] | None = None) -> str:
+    """A whole conversation: its title and date, then every question with its answer and sources."""
+    head = [f"# {title}", "", f"*河洛问答 · 开始于 {started.replace('T', ' ')[:16]} · 共 {len(turns)} 问*", ""]
+    body = [answer_to_markdown(replace(turn, question=f"第 {turn.number} 问：{turn.question}"), documents, heading="##") for turn in turns]
+    return "\n".join(head) + "\n".join(body)
 
 
 # -- corpus table ----------------------------------------------------------------------------------
