@@ -18,6 +18,10 @@ real embedder's name (seeded: the index, Chroma collection and cache are the rea
 the vectors are meaningless), and then three new bulletins are ingested for real into that index:
 `ingest_vs_raw` is their chunks/s against the raw embedder on the same texts (both in fresh processes,
 model load excluded). Every other figure uses the real query encoder on the full index.
+`--real-sizes 500` embeds for real at 500 items only; the larger sizes ingest the new bulletins with
+the fake embedder and estimate the ratio as model CPU per chunk / (model + pipeline CPU per chunk), the
+pipeline's CPU time measured at that size (on 2 busy cores the two add up).
+`--new-bulletins 1` measures that ratio on one bulletin (~140 chunks) per size, for a loaded machine.
 `--embedder hash` runs everything with the fake embedder (index and retrieval costs alone).
 
 Each measurement runs in its own subprocess, so memory and import costs are its own.
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import random
 import re
@@ -44,7 +49,7 @@ RESULTS = REPO / "bench" / "results" / "scale.json"
 CORPUS = REPO / "data" / "corpus"
 NEWS = Path("/work/shared/datasets/crud-rag-sample")
 NEWS_SHARE = 0.3
-NEW_BULLETINS = 3  # ingested for real into each corpus: ingest_vs_raw
+NEW_BULLETINS = 3  # ingested for real into each corpus: ingest_vs_raw (--new-bulletins)
 
 _SEEDED_PRELUDE = r"""
 import ingest.embedder as _embedder
@@ -217,11 +222,11 @@ def _write_news(folder: Path, target: int, rng: random.Random) -> int:
     return written
 
 
-def _new_bulletins(folder: Path, rng: random.Random) -> None:
+def _new_bulletins(folder: Path, rng: random.Random, count: int) -> None:
     templates = _bulletin_templates()
     folder.mkdir(parents=True)
     for number, (year, month) in enumerate(_months_back(2031, 12)):
-        if number == NEW_BULLETINS:
+        if number == count:
             break
         text, _ = synthetic_bulletin(templates[number % len(templates)], year, month, rng)
         (folder / f"new-bulletin-{year}-{month:02d}.txt").write_text(text, encoding="utf-8")
@@ -230,7 +235,6 @@ def _new_bulletins(folder: Path, rng: random.Random) -> None:
 def _questions() -> list[str]:
     """Dev questions (never the test set) and CRUD-RAG questions."""
     dev = REPO / "eval" / "dev.jsonl"
-    dev = dev if dev.exists() else REPO / "eval" / "qa.jsonl"
     ours = [json.loads(line)["question"] for line in dev.read_text(encoding="utf-8").splitlines() if line.strip()]
     crud_file = NEWS / "questions.jsonl"
     crud = [json.loads(line)["question"] for line in crud_file.read_text(encoding="utf-8").splitlines() if line.strip()] if crud_file.exists() else []
@@ -267,7 +271,10 @@ def _disk_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
 
 
-def measure(items: int, work: Path, embedder: str, rng: random.Random) -> dict:
+def measure(items: int, work: Path, embedder: str, rng: random.Random, new_bulletins: int = NEW_BULLETINS, raw_sample: dict | None = None) -> dict:
+    """One corpus size. With `raw_sample` (the raw embedder's figures from a smaller size), the new
+    bulletins are ingested with the fake embedder too and `ingest_vs_raw` is the CPU model's estimate."""
+    load = os.getloadavg()
     corpus, home, cache = work / "corpus", work / "home", work / "cache"
     built = build_corpus(items, corpus, seed=items)
     print(f"[{items}] corpus: {built}", flush=True)
@@ -276,18 +283,32 @@ def measure(items: int, work: Path, embedder: str, rng: random.Random) -> dict:
     print(f"[{items}] bulk ingest ({'seeded' if seeded else embedder}): {bulk['items']} items, {bulk['chunks']} chunks, {bulk['seconds']:.1f} s", flush=True)
 
     new = work / "new"
-    _new_bulletins(new, rng)
-    real = _run(_INGEST, str(home), str(cache), embedder, str(corpus), str(new))
-    from ingest.catalog import Catalog
+    _new_bulletins(new, rng, new_bulletins)
+    estimated = raw_sample is not None and seeded
+    real = _run((_SEEDED_PRELUDE if estimated else "") + _INGEST, str(home), str(cache), embedder, str(corpus), str(new))
+    if estimated:
+        raw = raw_sample
+        # On cores the model fills, the pipeline's own CPU time (here: all of it, the fake vectors
+        # included) adds to the model's: ratio = model CPU per chunk / (model + pipeline CPU per chunk).
+        raw_cpu = raw["cpu_seconds"] / raw["chunks"]
+        ratio = raw_cpu / (raw_cpu + real["cpu_seconds"] / real["embedded"])
+        ingest_rate = raw["chunks"] / raw["seconds"] * ratio
+        cpu_ratio = ratio
+    else:
+        from ingest.catalog import Catalog
 
-    catalog = Catalog(home / "index" / "catalog.sqlite")
-    texts = [chunk.text for chunk, _, _ in catalog.chunks_with_items(sorted(p.name for p in new.iterdir()))]
-    texts_file = work / "new-texts.json"
-    texts_file.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
-    raw = _run(_RAW, str(texts_file), embedder, str(work / "raw-cache"))
-    ingest_rate = real["embedded"] / real["seconds"]
+        catalog = Catalog(home / "index" / "catalog.sqlite")
+        texts = [chunk.text for chunk, _, _ in catalog.chunks_with_items(sorted(p.name for p in new.iterdir()))]
+        texts_file = work / "new-texts.json"
+        texts_file.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
+        raw = _run(_RAW, str(texts_file), embedder, str(work / "raw-cache"))
+        ingest_rate = real["embedded"] / real["seconds"]
+        ratio = ingest_rate / (raw["chunks"] / raw["seconds"])
+        # The same ratio by CPU time (all of ingest() against the model's own): steadier than wall
+        # time when other programs share the cores.
+        cpu_ratio = (raw["cpu_seconds"] / raw["chunks"]) / (real["cpu_seconds"] / real["embedded"])
     raw_rate = raw["chunks"] / raw["seconds"]
-    print(f"[{items}] new documents: {real['embedded']} chunks embedded at {ingest_rate:.1f}/s; raw {raw_rate:.1f}/s", flush=True)
+    print(f"[{items}] new documents: {real['embedded']} chunks at {ingest_rate:.1f}/s{' (estimated)' if estimated else ''}; raw {raw_rate:.1f}/s", flush=True)
 
     noop = _run(_INGEST, str(home), str(cache), embedder, str(corpus), str(new))
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("HELUO_")}, "HELUO_HOME": str(home), "HELUO_CACHE": str(cache), "HELUO_EMBEDDER": embedder}
@@ -303,7 +324,8 @@ def measure(items: int, work: Path, embedder: str, rng: random.Random) -> dict:
         "items": real["items"],
         "chunks": real["chunks"],
         "documents": real["documents"],
-        "ingest_vs_raw": ingest_rate / raw_rate,
+        "ingest_vs_raw": ratio,
+        "ingest_vs_raw_estimated": estimated,  # True: CPU model with the raw figures of a smaller size
         "noop_reingest_s": noop_cli,
         "retrieve_p95_ms": _percentile(retrieve, 0.95),
         "answer_p95_ms": _percentile(answer, 0.95),
@@ -314,9 +336,8 @@ def measure(items: int, work: Path, embedder: str, rng: random.Random) -> dict:
         "noop_reingest_in_process_s": noop["seconds"],
         "ingest_chunks_per_s": ingest_rate,
         "raw_chunks_per_s": raw_rate,
-        # The same ratio by CPU time (all of ingest() against the model's own): steadier than wall
-        # time when other programs share the cores.
-        "ingest_vs_raw_cpu": (raw["cpu_seconds"] / raw["chunks"]) / (real["cpu_seconds"] / real["embedded"]),
+        "ingest_vs_raw_cpu": cpu_ratio,
+        "raw": raw,
         "new_chunks": real["embedded"],
         "new_ingest_stages_s": real["stages"],
         "bulk_ingest_s": bulk["seconds"],
@@ -327,6 +348,7 @@ def measure(items: int, work: Path, embedder: str, rng: random.Random) -> dict:
         "refused": served["refused"],
         "disk_mb": _disk_mb(home / "index"),
         "corpus": built,
+        "load_1_5_15": load,  # when this size started: other programs share the cores
     }
 
 
@@ -337,34 +359,50 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None, help="where corpora and indexes go (default: a temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--real-sizes", default="", help="sizes whose new bulletins the real embedder ingests (default: all); "
+                        "the others estimate ingest_vs_raw from the first size's raw figures and their own pipeline CPU time")
+    parser.add_argument("--new-bulletins", type=int, default=NEW_BULLETINS, help="bulletins ingested with the real embedder per size (ingest_vs_raw)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    if not sizes:
+        parser.error("--sizes needs at least one size")
+    real_sizes = {int(s) for s in args.real_sizes.split(",") if s.strip()} if args.real_sizes else set(sizes)
+    real_sizes.add(sizes[0])  # the first size always measures the raw embedder
+    logging.disable(logging.WARNING)  # the corpus builder's parse notes (undated news) are expected here
     load_before = os.getloadavg()
     work_root = args.work or Path(tempfile.mkdtemp(prefix="heluo-scale-"))
-    rows = []
+    rows: list[dict] = []
     try:
         for size in sizes:
             work = work_root / str(size)
             shutil.rmtree(work, ignore_errors=True)
-            rows.append(measure(size, work, args.embedder, random.Random(size)))
+            raw_sample = rows[0]["raw"] if rows and size not in real_sizes else None
+            rows.append(measure(size, work, args.embedder, random.Random(size), args.new_bulletins, raw_sample))
+            machine = write_figures(args.out, rows, args.embedder, load_before)  # a long run leaves every finished size
     finally:
         if not args.keep:
             shutil.rmtree(work_root, ignore_errors=True)
+    print_table(rows)
+    print(f"\nmachine: {machine}\nwritten to {args.out}")
+
+
+def write_figures(out: Path, rows: list[dict], embedder: str, load_before: tuple[float, float, float]) -> dict:
     load = os.getloadavg()
+    machine = {
+        "cpus": os.cpu_count(), "load_before_1_5_15": load_before, "load_after_1_5_15": load, "niceness": os.nice(0),
+        # Other programs ran too: the load before we started already exceeded what the cores take.
+        "shared": load_before[0] > (os.cpu_count() or 1),
+    }
+    command = [".venv/bin/python", "bench/scale.py", *sys.argv[1:]]
     figures = {
         "sizes": rows,
-        "embedder": args.embedder,
-        "machine": {
-            "cpus": os.cpu_count(), "load_before_1_5_15": load_before, "load_after_1_5_15": load, "niceness": os.nice(0),
-            # Other programs ran too: the load before we started already exceeded what the cores take.
-            "shared": load_before[0] > (os.cpu_count() or 1),
-        },
-        "command": " ".join(["nice -n", str(os.nice(0)), ".venv/bin/python", "bench/scale.py", *sys.argv[1:]]) if os.nice(0) else " ".join([".venv/bin/python", "bench/scale.py", *sys.argv[1:]]),
+        "embedder": embedder,
+        "machine": machine,
+        "command": " ".join((["nice", "-n", str(os.nice(0))] if os.nice(0) else []) + command),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(figures, indent=1, ensure_ascii=False), encoding="utf-8")
-    print_table(rows)
-    print(f"\nmachine: {figures['machine']}\nwritten to {args.out}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(figures, indent=1, ensure_ascii=False), encoding="utf-8")
+    return machine
 
 
 def print_table(rows: list[dict]) -> None:

@@ -332,27 +332,20 @@ def _index_files(index: Index, files: list[Path], known: dict[str, tuple[str, st
     pipeline = pipeline_fingerprint(index.settings)
     manifests = {folder: load_manifest(folder) for folder in {f.parent.resolve() for f in files}}
     documents = revisions.KnownDocuments(index.catalog)  # kept current as files are planned
-    done = 0
-
-    def finished(name: str, count: int = 1) -> None:
-        nonlocal done
-        done += count
-        if progress:
-            progress(name, done, len(files))
 
     def write(groups: Iterator[list[EmbeddedFile]]) -> None:
         for group in groups:
             _write(index, group, report)
-            finished(group[-1].prepared.name, len(group))
 
     stage: EmbeddingStage | None = None
     try:
-        for path in files:
+        for number, path in enumerate(files, start=1):
+            if progress:  # as each document starts: "[2/5] name" (how many started before it, of all)
+                progress(path.name, number - 1, len(files))
             override = manifests[path.parent.resolve()].get(path.name)
             plan = _timed(report, "parse", lambda: plan_file(index, documents, path, override, pipeline, known.get(path.name)))
             prepared = _prepared(plan, known.get(path.name) is not None, index.settings, report)
             if prepared is None:
-                finished(path.name)
                 continue
             # Later files of this run are decided against this one, as if it were written already.
             documents.add(prepared.document, str(path.resolve()))
@@ -427,6 +420,7 @@ class EmbeddingStage:
         self.embedded_texts = 0
         self.texts_to_embed = 0  # not in the cache, counted once each
         self.busy_seconds = 0.0
+        self.last_file = ""  # the latest file submitted: what progress names while the last batches embed
         self._thread = threading.Thread(target=self._run, name="heluo-embed", daemon=True)
         self._thread.start()
 
@@ -435,6 +429,7 @@ class EmbeddingStage:
             while self._backlog_chunks > self._backlog and self._thread.is_alive():
                 self._room.wait(0.5)
             self._backlog_chunks += len(prepared.chunks)
+        self.last_file = prepared.name
         self._inbox.put(prepared)
 
     def finished(self) -> Iterator[list[EmbeddedFile]]:
@@ -462,7 +457,7 @@ class EmbeddingStage:
         while self._thread.is_alive() or not self._outbox.empty():
             self._thread.join(timeout=0.5)
             if progress and self._thread.is_alive():
-                progress("正在计算向量", self.embedded_texts, self.texts_to_embed)
+                progress(f"{self.last_file}: embedding", self.embedded_texts, self.texts_to_embed)
             yield from self.finished()
 
     def stop(self) -> None:

@@ -19,7 +19,8 @@ from ingest.textutil import normalize_spaces, tokenize
 from rag.evidence import key_terms
 
 FEB, JUL, DEC, DISTRICT, CITY = sorted(p.name for p in CORPUS.glob("*.txt"))
-QUESTIONS = [json.loads(line)["question"] for line in (REPO / "eval" / "qa.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+# Dev questions only (the test set is for the evaluation alone).
+QUESTIONS = [json.loads(line)["question"] for line in (REPO / "eval" / "dev.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
 CHUNK_ROWS = INDEXES[0].rows
 ITEM_ROWS = INDEXES[1].rows
 
