@@ -89,6 +89,32 @@ def test_closing_the_handler_closes_the_answer_stream_and_keeps_the_stopped_turn
     assert (turn.status, turn.partial, turn.answer) == ("stopped", "江凌到", None)
 
 
+def test_after_the_stop_mark_the_answer_sends_nothing_that_could_hide_it(handlers):
+    closed, more = threading.Event(), threading.Event()
+
+    def stream(_):
+        try:
+            yield Delta("江凌到")
+            more.wait(5)
+            yield Delta("伊川县")  # written after stop was pressed, before Gradio's cancel arrived
+            yield Delta("调研")
+        finally:
+            closed.set()
+
+    handler = run(handlers, stream)
+    update = next(handler)
+    while "江凌到" not in str(update[0][-1]["content"]):
+        update = next(handler)
+    chat, turns, conversation = update[0], update[1], update[2]
+    marked = handlers.stopped(chat, turns, conversation)
+    assert "已停止生成" in marked[-1]["content"]
+    more.set()
+    assert [u for u in handler if "伊川县" in str(u[0])] == []  # the handler ends without showing it
+    assert closed.wait(2)  # and the answer stream behind it is closed
+    [turn] = handlers.history.turns(conversation)
+    assert (turn.status, turn.partial) == ("stopped", "江凌到")
+
+
 def test_a_question_that_fails_validation_is_no_turn(handlers):
     def stream(_):
         raise ValueError("问题不能为空，请输入一个问题 (empty question)")

@@ -121,6 +121,8 @@ class WebHandlers:
         if history is not None:
             self.history = history
         self.export_dir = Path(tempfile.mkdtemp(prefix="heluo-export-"))
+        # Conversation id -> its answer being written; set when the stop button was pressed.
+        self._streams: dict[str, threading.Event] = {}
 
     @cached_property
     def history(self) -> HistoryStore:
@@ -193,14 +195,18 @@ class WebHandlers:
         documents = self.documents()
         stream = BackgroundStream(events)
         saved, streamed, cited = False, "", {}
+        stop_pressed = threading.Event()
         try:
             for event in stream.poll(POLL_SECONDS):
+                if stop_pressed.is_set():
+                    return
                 if not saved and event is not None:  # the question passed validation: it is a turn now
                     conversation = conversation or self.history.create(turn.question).id
                     number = turn.number or self.history.next_number(conversation)
                     turn = replace(turn, number=number)
                     turns = [*turns, turn]
                     self.history.save_turn(conversation, turn)
+                    self._streams[conversation] = stop_pressed
                     saved = True
                     listing = self._listing(conversation)
                 else:
@@ -231,9 +237,17 @@ class WebHandlers:
             stream.close()  # stop pressed, tab closed, or done: the answer stream (and its LLM) stops
             if saved and turn.answer is None:
                 self.history.save_turn(conversation, replace(turn, partial=streamed))
+            if saved and self._streams.get(conversation) is stop_pressed:
+                del self._streams[conversation]
 
-    def stopped(self, chat: list, turns: list[SavedTurn]) -> list[dict]:
-        """The stop button: the unfinished answer stays on screen, marked as stopped."""
+    def stopped(self, chat: list, turns: list[SavedTurn], conversation: str | None = None) -> list[dict]:
+        """The stop button: the unfinished answer stays on screen, marked as stopped.
+
+        Gradio cancels the answer in a parallel event, so the answer could still send an update after
+        this one and hide the mark: the answer of this conversation is told to send nothing more.
+        """
+        if conversation in self._streams:
+            self._streams[conversation].set()
         messages = _messages(chat)
         if messages and messages[-1]["role"] == "assistant" and turns and turns[-1].answer is None:
             messages[-1] = {"role": "assistant", "content": render.stopped_message(turns[-1].partial)}
@@ -504,7 +518,7 @@ def build_app(assistant: Assistant, settings: Settings, history: HistoryStore | 
         ]
         for generation in generations:
             generation.then(**idle)
-        stop.click(handlers.stopped, [chatbot, turns], [chatbot], cancels=generations, api_name="stop").then(**idle)
+        stop.click(handlers.stopped, [chatbot, turns, conversation], [chatbot], cancels=generations, api_name="stop").then(**idle)
 
         new.click(handlers.new_conversation, None, chat_outputs, api_name="new_conversation")
         chatbot.clear(handlers.new_conversation, None, chat_outputs, api_visibility="private")
