@@ -171,6 +171,19 @@ class Catalog:
     def chunks_by_id(self, chunk_ids: Iterable[str]) -> dict[str, Chunk]:
         return {row[0]: _from_row(Chunk, row) for row in self._select_in(f"SELECT {','.join(_CHUNK_COLUMNS)} FROM chunks", "chunk_id", chunk_ids)}
 
+    def first_chunks(self, item_ids: Iterable[str]) -> dict[str, Chunk]:
+        """item id -> its first chunk (what represents an item that no chunk ranker found)."""
+        first: dict[str, Chunk] = {}
+        for row in self._select_in(f"SELECT {','.join(_CHUNK_COLUMNS)} FROM chunks", "item_id", item_ids):
+            chunk = _from_row(Chunk, row)
+            if chunk.item_id not in first or chunk.ordinal < first[chunk.item_id].ordinal:
+                first[chunk.item_id] = chunk
+        return first
+
+    def item_months(self, files: Iterable[str]) -> set[str]:
+        """The months ("2023-07") of the dated items of these files."""
+        return {row[0] for row in self._select_in("SELECT DISTINCT substr(date, 1, 7) FROM items", "date != '' AND file", files) if row[0]}
+
     def items_of(self, files: Iterable[str]) -> list[Item]:
         """The items of these files, in file and position order."""
         rows = self._select_in(f"SELECT {','.join(_ITEM_COLUMNS)} FROM items", "file", files)

@@ -5,9 +5,9 @@ each row's key, file and date span. Scores are computed from the counts at query
 updated for one changed file ranks exactly like one rebuilt from scratch; rows stay in key order,
 the order a rebuild produces, so even ties break the same way.
 
-Two indexes are registered (`INDEXES`): BM25 over the chunks (`Bm25Index`), and the character
-unigrams/bigrams of every item, which give the evidence weights their document frequencies
-(`TermPresence`). Another index over catalog rows (say a document-level BM25) is one more `IndexSpec`:
+Four indexes are registered (`INDEXES`): BM25 over the chunks, over whole items and over windows of
+two sentences (`Bm25Index`, the retriever's three lexical rankers), and the character unigrams/bigrams
+of every item, which give the evidence weights their document frequencies (`TermPresence`). Another index over catalog rows (say a document-level BM25) is one more `IndexSpec`:
 a name, a function giving the rows of some files, and an analyzer.
 
 The indexes are derived data. Ingest saves them (atomically, next to the catalog) after it changed
@@ -32,7 +32,7 @@ import numpy as np
 from ingest.catalog import Catalog
 from ingest.records import Chunk, Item
 from ingest.store import date_to_int, filter_span, needs_day_precision
-from ingest.textutil import normalize_spaces, tokenize
+from ingest.textutil import normalize_spaces, split_sentences, tokenize
 
 Analyzer = Callable[[str], np.ndarray]  # text -> term codes (int64), repeats kept
 
@@ -214,6 +214,16 @@ class Bm25Index:
         if not self.matrix.rows or not tokens:
             return []
         scores = self.scores(tokens)
+        scores = np.where(self._period_mask(date_from, date_to) & (scores > 0), scores, -1.0)
+        order = np.argsort(-scores, kind="stable")[:n]
+        return [str(self.matrix.keys[i]) for i in order if scores[i] > 0]
+
+    def keys_in_period(self, date_from: str | None, date_to: str | None) -> list[str]:
+        """The keys of every dated row whose span overlaps the period (all dated rows without one)."""
+        mask = self._period_mask(date_from, date_to) & (self._dates > 0)
+        return [str(key) for key in self.matrix.keys[mask]]
+
+    def _period_mask(self, date_from: str | None, date_to: str | None) -> np.ndarray:
         mask = np.ones(self.matrix.rows, dtype=bool)
         if date_from or date_to:
             mask &= self._dates > 0
@@ -223,9 +233,7 @@ class Bm25Index:
             mask &= self._dates <= date_to_int(date_to)
         if needs_day_precision(date_from, date_to):
             mask &= self._day_precise
-        scores = np.where(mask & (scores > 0), scores, -1.0)
-        order = np.argsort(-scores, kind="stable")[:n]
-        return [str(self.matrix.keys[i]) for i in order if scores[i] > 0]
+        return mask
 
 
 class TermPresence:
@@ -277,6 +285,54 @@ def _catalog_item_rows(catalog: Catalog, files: Sequence[str]) -> list[LexicalRo
     return [LexicalRow(item.item_id, item.file, f"{item.title} {item.text}") for item in catalog.items_of(files)]
 
 
+WINDOW_SENTENCES = 2  # sentences per window of the window index
+
+
+def _item_rows_with_context(catalog: Catalog, files: Sequence[str]) -> list[tuple[Item, str, int, int]]:
+    """(item, what it stands under (document title, section, title), its date span) for these files."""
+    from rag.evidence import item_context  # the evidence stage's notion of an item's headings
+
+    documents = {d.file: d for d in catalog.documents() if d.file in set(files)}
+    rows = []
+    for item in catalog.items_of(files):
+        document = documents.get(item.file)
+        first, last = filter_span(item, document.period if document else "")
+        rows.append((item, item_context(item, document.title if document else ""), first, last))
+    return rows
+
+
+def _catalog_item_bm25_rows(catalog: Catalog, files: Sequence[str]) -> list[LexicalRow]:
+    """One row per item: its headings and whole text (whole-document lexical evidence, e.g. news)."""
+    return [
+        LexicalRow(item.item_id, item.file, f"{context}\n{item.text}", first, last, item.date is not None)
+        for item, context, first, last in _item_rows_with_context(catalog, files)
+    ]
+
+
+def _catalog_window_rows(catalog: Catalog, files: Sequence[str]) -> list[LexicalRow]:
+    """Overlapping windows of two sentences of each item under its section and title (not the
+    document title): a figure in the middle of a long paragraph, which its chunk dilutes."""
+    from rag.evidence import item_context
+
+    rows = []
+    for item, _, first, last in _item_rows_with_context(catalog, files):
+        sentences = split_sentences(item.text) or [item.text]
+        context = item_context(item)
+        for start in range(max(1, len(sentences) - WINDOW_SENTENCES + 1)):
+            body = "".join(sentences[start : start + WINDOW_SENTENCES])
+            rows.append(LexicalRow(window_key(item.item_id, start), item.file, f"{context}\n{body}", first, last, item.date is not None))
+    return rows
+
+
+def window_key(item_id: str, start: int) -> str:
+    return f"{item_id}/w{start}"
+
+
+def window_item(key: str) -> str:
+    """The item id of a window's key."""
+    return key.rsplit("/w", 1)[0]
+
+
 @dataclass(frozen=True)
 class IndexSpec:
     name: str
@@ -287,6 +343,8 @@ class IndexSpec:
 INDEXES = (
     IndexSpec("chunks_bm25", _catalog_chunk_rows, token_codes),
     IndexSpec("item_terms", _catalog_item_rows, gram_codes),
+    IndexSpec("items_bm25", _catalog_item_bm25_rows, token_codes),
+    IndexSpec("windows_bm25", _catalog_window_rows, token_codes),
 )
 
 
@@ -298,6 +356,11 @@ def _code_fingerprint() -> str:
     digest = hashlib.sha256(version("rjieba").encode())
     for module in ("lexical", "textutil"):
         digest.update((here / f"{module}.py").read_bytes())
+    import inspect
+
+    from rag.evidence import item_context
+
+    digest.update(inspect.getsource(item_context).encode())  # the item and window rows' headings
     return digest.hexdigest()[:16]
 
 
@@ -312,6 +375,14 @@ class LexicalSnapshot:
     @cached_property
     def chunks(self) -> Bm25Index:
         return Bm25Index(matrix=self.matrices["chunks_bm25"])
+
+    @cached_property
+    def items(self) -> Bm25Index:
+        return Bm25Index(matrix=self.matrices["items_bm25"])
+
+    @cached_property
+    def windows(self) -> Bm25Index:
+        return Bm25Index(matrix=self.matrices["windows_bm25"])
 
     @cached_property
     def item_terms(self) -> TermPresence:

@@ -1,50 +1,69 @@
-"""Retrieval evidence: does a retrieved item actually speak to the question?
+"""Retrieval evidence: does a retrieved item actually answer the question?
 
 Refusal is decided here, before any LLM is called, because a small LLM invents numbers when the
-answer is not in its context.
+answer is not in its context. The signals are the corpus's, not a list of phrasings:
+- coverage of the question's content terms, each weighted by its rarity in the corpus (IDF), inside
+  the best window of a few consecutive sentences with the item's headings as context (a work-report
+  paragraph of twenty sentences must answer in one place, not by scattering the words);
+- names of places, people and organisations the question names must stand in the item or its
+  headings ("平顶山" is not answered by a Luoyang item);
+- numbers with counters the question names ("第5次", "第十七次", "3号线") must stand there too;
+- a year the question asks about must be the item's year or be named by it;
+- a question for a figure needs a figure where the asked thing is said; one for an actual outcome
+  of a year is not answered by a target set before that year ended.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 
 from ingest.lexical import LexicalRow, TermMatrix, TermPresence, gram_codes
-from ingest.records import Item
-from ingest.textutil import normalize_spaces, split_sentences, words
+from ingest.records import Document, Item
+from ingest.textutil import jieba_engine, normalize_spaces, split_sentences, words
 
-# Phrases that ask (what, which, how many) or say when: they are not what the question is about.
+# Words that frame a question rather than say what it is about (closed classes of Chinese, not the
+# eval's phrasings): interrogatives; request and hedge words; aggregation frames ("一共", "分别");
+# temporal deixis ("现在", "那次", "当天": the period is resolved by rag.query); hypernyms of "event"
+# ("动态", "事情": a question about a day asks for whatever happened); report verbs ("提到", "提出").
 _ASKING = re.compile(
-    r"请问|请|哪些|哪个|哪家|哪位|哪里|哪儿|哪天|什么|多少|怎么样|怎样|怎么|如何|是否|有没有|是不是|为什么|吗|呢|"
-    r"去了|分别|主要|重要|具体|情况|内容|介绍|总结|概括|一下|提到|提出|有关|相关|一共|总共|累计|截至|截止|到底|"
-    r"几家|几个|几项|几次|几位|几名|多长|多大|多高|多久|第几|哪一步|怎么提|是谁|后来|什么时候|"
-    r"哪[一二两三四五六七八九十几]?[项家个位名所座条次种批]|各排|排第|排名第|中间|"
-    r"\d{4}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*[日号])?)?|\d{1,2}\s*月(?:\s*\d{1,2}\s*[日号])?|\d{1,2}\s*[日号]|"
-    r"今年|去年|本月|上个月|上半年|下半年|上旬|中旬|下旬|月初|月底|月份|最近|期间|当月"
+    r"请问|请|听说|麻烦|帮我|给我|告诉我|想知道|一下|"
+    r"百分之多少|百分之几|哪些|哪个|哪家|哪位|哪里|哪儿|哪天|哪一天|哪年|哪月|哪几|什么|啥|多少|怎么样|怎样|怎么|如何|是否|有没有|是不是|为什么|为何|"
+    r"吗|呢|吧|谁|几号|几月|几时|何时|哪|几|去了|"
+    r"分别|各自|各|主要|重要|具体|大概|大约|到底|究竟|都|一共|总共|共计|合计|累计|截至|截止|"
+    r"现在|目前|如今|当前|眼下|当时|那时|那次|那天|当天|这次|此次|本次|那个|这个|后来|最近|近期|最后|最终|"
+    r"动态|事情|事件|大事|新闻|消息|情况|内容|方面|介绍|总结|概括|提到|提出|说到|讲到|报道|有关|相关|"
+    r"\d{2,4}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*[日号])?)?|\d{1,2}\s*月(?:\s*\d{1,2}\s*[日号])?|\d{1,2}\s*[日号]|"
+    r"今年|去年|前年|明年|本月|上个月|上月|下个月|上半年|下半年|上旬|中旬|下旬|月初|月底|月末|年底|年初|月份|期间|当月"
 )
+# Words too common in government texts to say what a question is about, whatever their IDF.
 _GENERIC = frozenset(
     "年 月 日 工作 活动 开展 举行 召开 时候 时间 市 政府 市政府 市里 报告 工作报告 政府工作报告 月报 政务 信息 "
-    "洛阳 洛阳市 我市 全市 获得 拿到 要求 达到 计划 进行 有 是 了 天 哪 几".split()
+    "洛阳 洛阳市 我市 全市 获得 拿到 要求 达到 计划 进行 有 是 了 天 哪 几 发生 做 做了 干".split()
 )
 # A number with a counter ("3号线", "第5次", "100亿元") must appear as written: near misses are different facts.
 _SPECIFIC_NUMBER = re.compile(r"第?\d+(?:\.\d+)?\s*(?:号线|号|期|届|次|个|家|项|所|座|条|名|位|亿元|万元|亿|万|元|%|％|吨|亩|公里)")
-
-
-def key_terms(question: str) -> list[str]:
-    """The question's content terms: jieba words of what remains once asking words and dates are removed."""
-    stripped = _ASKING.sub(" ", normalize_spaces(question))
-    terms: list[str] = []
-    for token in words(stripped):
-        if token in _GENERIC or (len(token) < 2 and not token.isdigit()) or token.isdigit():
-            continue
-        if token not in terms:
-            terms.append(token)
-    return terms
-
-
-def required_numbers(question: str) -> list[str]:
-    return [re.sub(r"\s+", "", m.group(0)) for m in _SPECIFIC_NUMBER.finditer(normalize_spaces(question))]
+_CN_ORDINAL = re.compile(r"第([零一二两三四五六七八九十百]+)\s*([次届期批轮号个])")
+_CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_YEAR = re.compile(r"(?<!\d)(\d{4})\s*年")
+# A year that names a report ("2022年政府工作报告", "2021年的市政府工作报告") is not the period asked about.
+_REPORT_YEAR = re.compile(r"(\d{4})\s*年的?(?:洛阳)?[\u4e00-\u9fff]{0,4}?(?:人民)?政府工作报告")
+# jieba's tags for places and organisations; person names (nr) count only when they start with a
+# common surname, since jieba tags many common words nr ("青少年", "桂林").
+_NAME_TAGS = ("ns", "nt")
+_PERSON_TAG = "nr"
+_SURNAMES = frozenset(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任"
+    "沈姚卢姜崔钟谭陆汪范石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔"
+)
+# A determiner in front makes a scope, not a name ("各县区", "全市").
+_DETERMINERS = "各全本我该每此"
+# A name in this share of all items is the corpus's own setting ("洛阳", "河南"), not a specific one.
+_COMMON_NAME_SHARE = 0.05
+WINDOW_SENTENCES = 3
 
 
 class TermWeights:
@@ -69,41 +88,112 @@ class TermWeights:
         return self._cache[term]
 
 
-def evidence_score(
-    question: str, item: Item, dated: bool = False, weights: TermWeights | None = None, document_title: str = ""
-) -> float:
-    """How much of the question the item covers, in [0, 1].
-
-    Each key term counts fully when the item contains it, else by the share of its character bigrams
-    that the item contains; terms are weighted by their rarity in the corpus when `weights` is given.
-    A number with a counter that the item lacks zeroes the score. `dated`: the query carries a date
-    filter, so a question with no content terms ("12月5日有什么活动") is answered by any item of that date.
-    `document_title` counts too: a district report's paragraphs say "全区", its title names the district.
-    """
-    haystack = normalize_spaces(f"{document_title} {item.section} {item.title} {item.text}").lower()
-    if any(number.lower() not in haystack for number in required_numbers(question)):
-        return 0.0
-    terms = key_terms(question)
-    if not terms:
-        return 1.0 if dated else 0.0
-    weight = {term: weights.idf(term) if weights else 1.0 for term in terms}
-    return sum(weight[term] * _term_coverage(term, haystack) for term in terms) / sum(weight.values())
+def _unseen_idf(weights: TermWeights) -> float:
+    """The IDF of a term no item contains (through the public `idf`, whatever backs it)."""
+    return weights.idf("\u0000")
 
 
-def _term_coverage(term: str, haystack: str) -> float:
-    if any(variant in haystack for variant in _variants(term)):
+def _seen(term: str, weights: TermWeights) -> bool:
+    return weights.idf(term) < _unseen_idf(weights)
+
+
+def term_weight(term: str, weights: TermWeights | None) -> float:
+    """A term's weight: its IDF; a term the corpus never uses (a colloquial "碰面", "新添") weighs like
+    the commonest, since no item can be told apart by it."""
+    if weights is None:
         return 1.0
-    bigrams = [term[i : i + 2] for i in range(len(term) - 1)]
-    if not bigrams:
-        return 0.0
-    return sum(1 for bigram in bigrams if bigram in haystack) / len(bigrams)
+    idf = weights.idf(term)
+    return 1.0 if idf >= _unseen_idf(weights) else idf
 
 
-# "多少 / 几 / 多长" questions ask for a figure: an item that covers the topic but states no figure
-# for what is asked ("城市阳台项目总投资是多少" where the item gives no investment) does not answer them.
-_ASKS_FIGURE = re.compile(r"多少|(?<!第)几[个家项次位名所座条天人倍]|多长|多高|多远|百分之几")
+def key_terms(question: str) -> list[str]:
+    """The question's content terms: jieba words of what remains once asking words and dates are removed."""
+    stripped = _ASKING.sub(" ", normalize_spaces(question))
+    terms: list[str] = []
+    for token in words(stripped):
+        if token in _GENERIC or (len(token) < 2 and not token.isdigit()) or token.isdigit():
+            continue
+        if token not in terms:
+            terms.append(token)
+    return terms
+
+
+def required_numbers(question: str) -> list[str]:
+    """Numbers with counters the answer must be about, ordinals in Chinese numerals made Arabic ("第十七次" -> "第17次")."""
+    text = _arabic_ordinals(normalize_spaces(question))
+    return [re.sub(r"\s+", "", m.group(0)) for m in _SPECIFIC_NUMBER.finditer(text)]
+
+
+def _arabic_ordinals(text: str) -> str:
+    return _CN_ORDINAL.sub(lambda m: f"第{_small_number(m.group(1))}{m.group(2)}", text)
+
+
+def _small_number(numeral: str) -> int:
+    """一 .. 九十九 (and 一百) as an int; ordinals of events rarely go higher."""
+    if numeral == "一百":
+        return 100
+    tens, sep, ones = numeral.partition("十")
+    if not sep:
+        return int("".join(str(_CN_DIGITS.get(ch, 0)) for ch in numeral))
+    return (_CN_DIGITS.get(tens, 1) if tens else 1) * 10 + (_CN_DIGITS.get(ones, 0) if ones else 0)
+
+
+def asked_years(question: str) -> list[str]:
+    """Four-digit years the question asks about, not counting the year that names a work report."""
+    text = _REPORT_YEAR.sub(" ", normalize_spaces(question))
+    return list(dict.fromkeys(_YEAR.findall(text)))
+
+
+def whole_years(question: str) -> list[str]:
+    """The asked years that stand alone, without a month ("2021年GDP", not "2023年7月")."""
+    text = _REPORT_YEAR.sub(" ", normalize_spaces(question))
+    return list(dict.fromkeys(m.group(1) for m in _YEAR.finditer(text) if not re.match(r"\s*\d{1,2}\s*月", text[m.end() :])))
+
+
+@lru_cache(maxsize=4096)
+def _tagged(text: str) -> tuple[tuple[str, str], ...]:
+    return tuple(jieba_engine().tag(text))
+
+
+def _tagged_names(question: str) -> tuple[str, ...]:
+    """Words jieba tags as names of places, organisations or (surname first) people, 2+ CJK characters."""
+    names = []
+    for word, tag in _tagged(question):
+        if len(word) < 2 or not all("\u4e00" <= ch <= "\u9fff" for ch in word) or word in _GENERIC or word[0] in _DETERMINERS:
+            continue
+        if tag in _NAME_TAGS or (tag == _PERSON_TAG and word[0] in _SURNAMES and len(word) <= 3):
+            names.append(word)
+    return tuple(dict.fromkeys(names))
+
+
+def specific_names(question: str, weights: TermWeights | None) -> list[str]:
+    """The names a supporting item must contain: tagged names that are not the corpus's own setting
+    (a name in 5% of the items, "洛阳"), nor a word built on it ("洛阳城" of "洛阳城市区")."""
+    names = _tagged_names(normalize_spaces(question))
+    if weights is None:
+        return list(names)
+    common_idf = math.log(1 / _COMMON_NAME_SHARE) + 1.0
+    common = [name for name in names if weights.idf(name) <= common_idf]
+    return [name for name in names if weights.idf(name) > common_idf and not any(c in name for c in common)]
+
+
+# -- what kind of answer the question wants --------------------------------------------------
+
+# "多少 / 几 / 多长" ask for a figure: an item that covers the topic but states no figure for what is
+# asked ("城市阳台项目总投资是多少" where the item gives no investment) does not answer them.
+_ASKS_FIGURE = re.compile(r"百分之多少|百分之几|多少|(?<![第哪])几(?![号月时日天])|多长|多高|多远|多大|多重|多久|比例|比重|占比")
 _CLAUSE_END = re.compile(r"[，。？！；,?!;：:\s]")
-_FIGURE_IN_TEXT = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?!\s*[年月日号时])|[一二三四五六七八九十百千万两]+(?:个|家|项|次|位|名|所|座|条|倍|成)")
+# Chinese classifiers (a closed word class): a numeral before one states a count ("两组", "三个").
+_CLASSIFIERS = "个家项次位名所座条倍成组批届件张枚块台艘种类支户套处人场份期轮辆架只头间层栋亩元"
+_FIGURE_IN_TEXT = re.compile(
+    rf"(?<![\d.])\d+(?:\.\d+)?(?!\s*[年月日号时:：\d])|[一二三四五六七八九十百千万两]+[{_CLASSIFIERS}]|[\d一二三四五六七八九十两]+[金银铜]"
+)
+_ASKS_TIME = re.compile(r"哪天|哪一天|哪日|几号|几月几日|几月|什么时候|什么时间|何时|啥时候|哪年|日期|时间是")
+_DATE_IN_TEXT = re.compile(r"\d{1,2}\s*月\s*\d{1,2}\s*[日号]|\d{4}\s*年|\d{1,2}\s*[日号]")
+# Asking for a plan: a target set before the period ended answers it.
+_ASKS_PLAN = re.compile(r"目标|计划|预期|预计|规划|力争|争取|确保|将|打算|要求|部署|提出|要[^求]|拟|定了|定的|安排")
+# A sentence that states a target or plan rather than an outcome.
+_STATES_TARGET = re.compile(r"目标|预期|计划|力争|争取|确保|规划|拟")
 
 
 def figure_terms(question: str) -> list[str]:
@@ -118,7 +208,8 @@ def figure_terms(question: str) -> list[str]:
     return list(dict.fromkeys(heads))
 
 
-# Words that state a figure in different ways: a question's "增加到多少" is answered by "增至2503家".
+# Words that state a figure in different ways: a question's "增加到多少" is answered by "增至2503家";
+# a medal count ("多少奖牌") by "4金2银5铜".
 _FIGURE_WORD_GROUPS = (
     frozenset("增加 增至 增到 增长 提高 提升 上升 达到 达 突破".split()),
     frozenset("总数 数量 总量 共有 共计 累计 合计 总计 规模".split()),
@@ -126,6 +217,7 @@ _FIGURE_WORD_GROUPS = (
     frozenset("投资 总投资 投入".split()),
     frozenset("gdp 地区生产总值 生产总值 经济总量".split()),
     frozenset("目标 预期目标 力争 确保".split()),
+    frozenset("奖牌 金牌 银牌 铜牌 金 银 铜 奖 冠军".split()),
 )
 
 
@@ -133,15 +225,248 @@ def _variants(head: str) -> set[str]:
     return set().union({head}, *(group for group in _FIGURE_WORD_GROUPS if head in group))
 
 
-def states_figure(item: Item, heads: list[str]) -> bool:
-    """True when a sentence of the item has one of the head terms (or a variant) and a figure (not a
-    date) stands in it or in the next two sentences ("主要目标是：……生产总值达到8000亿元")."""
+def states_figure(item: Item, heads: Sequence[str], unit: str = "") -> bool:
+    """True when a sentence of the item (its title counts) has one of the head terms (or a variant) and
+    a figure (not a date; with the asked unit when one is given) stands in it or in the next two
+    sentences ("主要目标是：……生产总值达到8000亿元")."""
     if not heads:
         return True
     variants = set().union(*(_variants(head) for head in heads))
-    sentences = split_sentences(normalize_spaces(item.text))
+    figure = _figure_pattern(unit)
+    sentences = [normalize_spaces(item.title)] + split_sentences(normalize_spaces(item.text))
     for index, sentence in enumerate(sentences):
         if any(word in sentence.lower() for word in variants):
-            if any(_FIGURE_IN_TEXT.search(s) for s in sentences[index : index + 3]):
+            if any(figure.search(s) for s in sentences[index : index + 3]):
                 return True
     return False
+
+
+# A measure unit right after the asking word ("多少亿元", "百分之多少") must come with the figure:
+# a growth rate does not answer "达到多少亿元".
+_MEASURE_UNIT = re.compile(r"(?:多少|几)((?:万|亿|千)?(?:美元|元|公里|千米|平方公里|平方米|公顷|亩|吨|千瓦|标箱))")
+_PERCENT_ASKED = re.compile(r"百分之多少|百分之几|百分比|多少个百分点")
+
+
+def figure_unit(question: str) -> str:
+    """"%" for a share asked, the measure unit written after 多少/几, or ""."""
+    text = normalize_spaces(question)
+    if _PERCENT_ASKED.search(text):
+        return "%"
+    match = _MEASURE_UNIT.search(text)
+    return match.group(1) if match else ""
+
+
+def _figure_pattern(unit: str) -> re.Pattern:
+    if not unit:
+        return _FIGURE_IN_TEXT
+    if unit == "%":
+        return re.compile(r"\d(?:\.\d+)?\s*[%％]|百分之|个百分点")
+    bare = unit.lstrip("万亿千")
+    return re.compile(rf"\d(?:\.\d+)?\s*(?:万|亿|千)?\s*{re.escape(bare)}|[一二三四五六七八九十百千万两]+(?:万|亿)?{re.escape(bare)}")
+
+
+def asks_time(question: str) -> bool:
+    return bool(_ASKS_TIME.search(question))
+
+
+def has_figure(text: str) -> bool:
+    """A count or amount stands in the text (a date is not one)."""
+    return bool(_FIGURE_IN_TEXT.search(text))
+
+
+def has_date(text: str) -> bool:
+    return bool(_DATE_IN_TEXT.search(text))
+
+
+def years_in(text: str) -> set[str]:
+    return set(_YEAR.findall(normalize_spaces(text)))
+
+
+# -- the question, read once -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuestionTerms:
+    """What an item must cover to answer a question, with each term's weight."""
+
+    text: str
+    terms: tuple[str, ...]
+    weights: tuple[float, ...]
+    names: tuple[str, ...]
+    numbers: tuple[str, ...]
+    years: tuple[str, ...]
+    figure_heads: tuple[str, ...]
+    asks_plan: bool
+    unit: str = ""
+    whole_years: tuple[str, ...] = ()
+    asks_figure: bool = False
+
+    @property
+    def total_weight(self) -> float:
+        return sum(self.weights)
+
+
+def read_question(question: str, weights: TermWeights | None = None) -> QuestionTerms:
+    terms = key_terms(question)
+    # A verb the corpus never uses ("冲到", "拿奖") is the asker's wording: the figure must then stand in
+    # the best window itself. A noun it never uses ("房价", "奖金") is a thing no item states.
+    verbs = {word for word, tag in _tagged(normalize_spaces(question)) if tag.startswith("v") and tag != "vn"}
+    heads = [head for head in figure_terms(question) if weights is None or _seen(head, weights) or head not in verbs]
+    return QuestionTerms(
+        text=question,
+        terms=tuple(terms),
+        weights=tuple(term_weight(term, weights) for term in terms),
+        names=tuple(specific_names(question, weights)),
+        numbers=tuple(required_numbers(question)),
+        years=tuple(asked_years(question)),
+        figure_heads=tuple(heads),
+        asks_plan=bool(_ASKS_PLAN.search(question)),
+        unit=figure_unit(question),
+        whole_years=tuple(whole_years(question)),
+        asks_figure=bool(_ASKS_FIGURE.search(normalize_spaces(question))),
+    )
+
+
+def coverage(question: QuestionTerms, text: str) -> float:
+    """Weighted share of the question's terms that `text` covers, in [0, 1] (0 when it has no terms)."""
+    if not question.terms:
+        return 0.0
+    haystack = normalize_spaces(text).lower()
+    covered = sum(weight * _term_coverage(term, haystack) for term, weight in zip(question.terms, question.weights))
+    return covered / question.total_weight
+
+
+# A term whose characters stand in order, close together, is an abbreviation of what the text
+# writes out ("社科" of "社会科学", "栾卢" of "栾川至卢氏"): most of a match.
+ABBREVIATION_CREDIT = 0.75
+
+
+def _term_coverage(term: str, haystack: str) -> float:
+    if any(variant in haystack for variant in _variants(term)):
+        return 1.0
+    bigrams = [term[i : i + 2] for i in range(len(term) - 1)]
+    if not bigrams:
+        return 0.0
+    share = sum(1 for bigram in bigrams if bigram in haystack) / len(bigrams)
+    if share < ABBREVIATION_CREDIT and 2 <= len(term) <= 4 and _abbreviation(term).search(haystack):
+        return ABBREVIATION_CREDIT
+    return share
+
+
+@lru_cache(maxsize=8192)
+def _abbreviation(term: str) -> re.Pattern:
+    gap = f".{{0,{len(term)}}}"
+    return re.compile(gap.join(re.escape(ch) for ch in term))
+
+
+# -- one item against the question ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How well one item answers a question.
+
+    score: the weighted term coverage of its best window (headings included), in [0, 1].
+    window: (first, last + 1) sentence indexes of that window in the sentence list assessed.
+    mismatch: why the item cannot answer although it may cover the words ("" when nothing is wrong).
+    figure: for a question asking a figure, whether the item states one where the asked thing is said.
+    """
+
+    score: float
+    window: tuple[int, int]
+    mismatch: str = ""
+    figure: bool = True
+
+    @property
+    def usable(self) -> bool:
+        return not self.mismatch
+
+
+def item_context(item: Item, document_title: str = "") -> str:
+    """What every sentence of an item stands under: its document's title, section path and title."""
+    return f"{document_title} {item.section.replace('/', ' ')} {item.title}"
+
+
+def assess(
+    question: QuestionTerms, item: Item, sentences: Sequence[str], document: Document | None = None, dated: bool = False
+) -> Evidence:
+    """The item's evidence for the question: best-window coverage and the first mismatch found.
+
+    sentences: the item's candidate sentences (rag.extractive lists them). document: the item's
+    document (its title is context; its date says when it was written). dated: the query carries a
+    date filter, so a question with no content terms ("12月5日有什么活动") is answered by any item
+    of that date.
+    """
+    context = item_context(item, document.title if document else "")
+    whole = normalize_spaces(f"{context} {item.text}").lower()
+    windows = _windows(sentences)
+    if question.terms:
+        scored = [(coverage(question, f"{context} {''.join(sentences[a:b])}"), (a, b)) for a, b in windows]
+        score, window = max(scored, key=lambda pair: pair[0])
+    else:
+        score, window = (1.0 if dated else 0.0), windows[0]
+    mismatch = _mismatch(question, item, whole, sentences, window, document)
+    if question.figure_heads:
+        figure = states_figure(item, question.figure_heads, question.unit)
+    elif question.asks_figure:
+        figure = bool(_figure_pattern(question.unit).search(f"{item.title} {''.join(sentences[window[0] : window[1]])}"))
+    else:
+        figure = True
+    return Evidence(score, window, mismatch, figure)
+
+
+def _windows(sentences: Sequence[str]) -> list[tuple[int, int]]:
+    if len(sentences) <= WINDOW_SENTENCES:
+        return [(0, len(sentences))]
+    return [(start, start + WINDOW_SENTENCES) for start in range(len(sentences) - WINDOW_SENTENCES + 1)]
+
+
+def _mismatch(
+    question: QuestionTerms, item: Item, whole: str, sentences: Sequence[str], window: tuple[int, int], document: Document | None
+) -> str:
+    missing_name = next((name for name in question.names if name.lower() not in whole), None)
+    if missing_name:
+        return f"没有提到“{missing_name}”"
+    canonical = _arabic_ordinals(whole).replace(" ", "")
+    missing_number = next((number for number in question.numbers if number.lower() not in canonical), None)
+    if missing_number:
+        return f"没有“{missing_number}”"
+    if question.years and not _names_a_year(question.years, item, document):
+        return f"不是{'、'.join(question.years)}年的资料"
+    if _only_a_target(question, sentences, window, item.date or (document.period if document else "")):
+        return "只有目标，没有实际结果"
+    return ""
+
+
+def _names_a_year(years: Sequence[str], item: Item, document: Document | None) -> bool:
+    """The item is dated in one of the years, or its headings or text name one. A work report's date
+    does not count: it says when the report was given, not which year an item is about; a bulletin's
+    month or a news article's date does."""
+    own = {(item.date or "")[:4], (item.date_end or "")[:4]}
+    if document and document.period and document.kind != "report":
+        own.add(document.period[:4])
+    text = normalize_spaces(f"{item.section} {item.title} {item.text}")
+    return any(year in own or year in text for year in years)
+
+
+def _only_a_target(question: QuestionTerms, sentences: Sequence[str], window: tuple[int, int], document_date: str) -> bool:
+    """An outcome of a year asked, from a document written before that year ended, whose best
+    sentences state a target: "2021年GDP实际增长了多少" is not answered by the 2021 report's goal."""
+    if question.asks_plan or len(question.years) != 1 or len(question.whole_years) != 1 or not document_date:
+        return False
+    if int(question.whole_years[0]) < int(document_date[:4]):
+        return False
+    text = "".join(sentences[window[0] : window[1]])
+    return bool(_STATES_TARGET.search(text))
+
+
+def evidence_score(
+    question: str, item: Item, dated: bool = False, weights: TermWeights | None = None, document_title: str = ""
+) -> float:
+    """Best-window coverage of the question by the item, 0 when a name, number or year it asks about is
+    missing (the item's sentences split as rag.extractive does)."""
+    from rag.extractive import candidate_sentences
+
+    document = Document(item.file, item.kind, document_title, "", "", "", 0) if document_title else None
+    evidence = assess(read_question(question, weights), item, candidate_sentences(item), document, dated=dated)
+    return evidence.score if evidence.usable and evidence.figure else 0.0

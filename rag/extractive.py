@@ -1,4 +1,10 @@
-"""The extractive generator: no LLM, the supporting sentences of the best items, cited. Always grounded."""
+"""The extractive generator: no LLM, the supporting sentences of the best items, cited. Always grounded.
+
+Sentences are ranked by the same weighted term coverage that decides refusal (rag.evidence): a
+sentence that holds the question's rare terms beats one that holds its common ones. The answer to
+"哪些 / 多少 / 谁" often follows the sentence that repeats the question's words, so its next sentences
+come along; a question asking when gets the item's date with the sentence.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ingest.records import Item
-from ingest.textutil import normalize_spaces, split_sentences
-from rag.evidence import key_terms
+from ingest.textutil import split_sentences
+from rag.evidence import QuestionTerms, TermWeights, asks_time, coverage, has_date, has_figure, item_context, read_question, years_in
 from rag.records import Intent
 
 _MAX_SENTENCES = 6
-_YEAR = re.compile(r"(\d{4})年")
 _MIN_SENTENCE_CHARS = 6
 # A sentence makes the answer when it covers at least this share of what the best sentence covers;
 # sentences of other sources must come closer, or weakly related items slip in.
@@ -20,7 +25,9 @@ _RELATIVE_CUTOFF = 0.6
 _OTHER_SOURCE_CUTOFF = 0.8
 _OTHER_SOURCE_FIRST_CUTOFF = 0.5
 _FOLLOWING_SENTENCES = 2
-_ASKS_FOR_SPECIFICS = re.compile(r"哪|多少|几|什么|谁|怎么|如何|是否|名单|内容|情况")
+# A sentence that holds the kind of thing asked for (a figure for "多少") ranks above an equal one without.
+_ANSWER_TYPE_BONUS = 0.15
+_ASKS_FOR_SPECIFICS = re.compile(r"哪|多少|几|什么|啥|谁|怎么|如何|是否|名单|内容|情况")
 
 
 @dataclass(frozen=True)
@@ -31,40 +38,9 @@ class _Candidate:
     score: float
 
 
-def sentence_score(terms: Sequence[str], sentence: str) -> float:
-    """Share of the question's key terms that the sentence contains."""
-    if not terms:
-        return 0.0
-    text = normalize_spaces(sentence).lower()
-    return sum(1 for term in terms if term in text) / len(terms)
-
-
-def best_sentences(question: str, item: Item, limit: int = 2) -> list[str]:
-    """The item's sentences that best match the question, in document order; the lead if none match."""
-    terms = key_terms(question)
-    sentences = _sentences(item)
-    if not sentences:
-        return [item.text.strip()] if item.text.strip() and not item.flagged else []
-    ranked = sorted(range(len(sentences)), key=lambda i: (-sentence_score(terms, sentences[i]), i))
-    chosen = [i for i in ranked[:limit] if sentence_score(terms, sentences[i]) > 0]
-    return [sentences[i] for i in sorted(chosen)] or sentences[:1]
-
-
-def extractive_answer(
-    question: str, sources: Sequence[tuple[int, Item]], intent: Intent = "answer", parts: Sequence[str] = ()
-) -> str:
-    """Sentences copied verbatim from the sources, each followed by its citation [n].
-
-    A list question gets one line per item (its title and best sentence); any other question gets the
-    sentences, from all sources, that best cover the question's key terms (and, for "哪些/多少" questions,
-    the sentences that follow the best one), in source order.
-    """
-    if intent == "list":
-        lines = [f"- {item.title}：{best[0]}[{n}]" for n, item in sources if (best := best_sentences(question, item, 1))]
-    else:
-        # A question in several parts ("2月和12月分别…") gets the best sentences of each part.
-        lines = list(dict.fromkeys(f"- {c.sentence}[{c.n}]" for q in (parts or [question]) for c in _ranked_sentences(q, sources)))
-    return "根据资料：\n" + "\n".join(lines) if lines else ""
+def candidate_sentences(item: Item) -> list[str]:
+    """The item's candidate answer sentences (the one list evidence and answers share)."""
+    return _sentences(item)
 
 
 def _sentences(item: Item) -> list[str]:
@@ -73,20 +49,101 @@ def _sentences(item: Item) -> list[str]:
     return [s for s in split_sentences(item.text) if len(s) >= _MIN_SENTENCE_CHARS and s not in flagged]
 
 
+def sentence_score(question: QuestionTerms, sentence: str, context: str = "") -> float:
+    """Weighted share of the question's terms the sentence holds, half on its own and half under its
+    item's headings (a sentence of the item the question is about beats a stray match elsewhere), plus
+    a bonus when it holds the kind of thing asked for."""
+    score = (coverage(question, sentence) + coverage(question, f"{context} {sentence}")) / 2 if context else coverage(question, sentence)
+    if score and question.asks_figure and has_figure(sentence):
+        score += _ANSWER_TYPE_BONUS
+    if score and asks_time(question.text) and has_date(sentence):
+        score += _ANSWER_TYPE_BONUS
+    return score
+
+
+def best_sentences(question: str, item: Item, limit: int = 2, weights: TermWeights | None = None) -> list[str]:
+    """The item's sentences that best match the question, in document order; the lead if none match."""
+    terms = read_question(question, weights)
+    sentences = _sentences(item)
+    if not sentences:
+        return [item.text.strip()] if item.text.strip() and not item.flagged else []
+    scores = [sentence_score(terms, s, item_context(item)) for s in sentences]
+    ranked = sorted(range(len(sentences)), key=lambda i: (-scores[i], i))
+    chosen = [i for i in ranked[:limit] if scores[i] > 0]
+    return [sentences[i] for i in sorted(chosen)] or sentences[:1]
+
+
+def extractive_answer(
+    question: str,
+    sources: Sequence[tuple[int, Item]],
+    intent: Intent = "answer",
+    parts: Sequence[str] = (),
+    weights: TermWeights | None = None,
+) -> str:
+    """Sentences copied verbatim from the sources, each followed by its citation [n].
+
+    A list question gets one line per item (its title and best sentence); any other question gets the
+    sentences, from all sources, that best cover the question's key terms (and, for "哪些/多少" questions,
+    the sentences that follow the best one), in source order. A question asking when gets each
+    quoted item's date when its sentences do not say it.
+    """
+    if intent == "list":
+        lines = [
+            f"- {_headline(question, item)}：{best[0]}[{n}]"
+            for n, item in sources
+            if (best := best_sentences(question, item, 1, weights))
+        ]
+    else:
+        # A question in several parts ("2月和12月分别…") gets the best sentences of each part.
+        by_n = dict(sources)
+        chosen = list(dict.fromkeys((c.n, c.sentence) for q in (parts or [question]) for c in _ranked_sentences(q, sources, weights)))
+        lines = _with_dates(question, chosen, by_n)
+    return "根据资料：\n" + "\n".join(lines) if lines else ""
+
+
+def _headline(question: str, item: Item) -> str:
+    """An item's title, with its date when the question asks when and the title does not say it."""
+    when = _date_label(item)
+    if when and asks_time(question) and not has_date(item.title):
+        return f"{item.title}（{when}）"
+    return item.title
+
+
+def _with_dates(question: str, chosen: Sequence[tuple[int, str]], by_n: dict[int, Item]) -> list[str]:
+    """Answer lines; for a question asking when, the first line of each item carries its date."""
+    lines, dated = [], set()
+    wants_date = asks_time(question)
+    for n, sentence in chosen:
+        item = by_n[n]
+        when = _date_label(item)
+        if wants_date and when and n not in dated and not has_date(sentence):
+            lines.append(f"- {item.title}（{when}）：{sentence}[{n}]")
+        else:
+            lines.append(f"- {sentence}[{n}]")
+        dated.add(n)
+    return lines
+
+
+def _date_label(item: Item) -> str:
+    if not item.date or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", item.date):
+        return ""
+    year, month, day = item.date.split("-")
+    return f"{year}年{int(month)}月{int(day)}日"
+
+
 def _year_penalty(question_years: set[str], sentence: str) -> float:
     """A sentence about other years than the ones asked about ("2021年…" for a 2020 question) counts half."""
-    years = set(_YEAR.findall(normalize_spaces(sentence)))
+    years = years_in(sentence)
     return 0.5 if question_years and years and not years & question_years else 1.0
 
 
-def _ranked_sentences(question: str, sources: Sequence[tuple[int, Item]]) -> list[_Candidate]:
-    terms = key_terms(question)
-    question_years = set(_YEAR.findall(normalize_spaces(question)))
-    by_source = {n: _sentences(item) for n, item in sources}
+def _ranked_sentences(question: str, sources: Sequence[tuple[int, Item]], weights: TermWeights | None = None) -> list[_Candidate]:
+    terms = read_question(question, weights)
+    question_years = set(terms.years)
     candidates = [
-        _Candidate(n, order, sentence, sentence_score(terms, sentence) * _year_penalty(question_years, sentence))
-        for n, sentences in by_source.items()
-        for order, sentence in enumerate(sentences)
+        _Candidate(n, order, sentence, sentence_score(terms, sentence, item_context(item)) * _year_penalty(question_years, sentence))
+        for n, item in sources
+        for order, sentence in enumerate(_sentences(item))
     ]
     if not candidates:
         return []

@@ -11,7 +11,7 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from ingest.textutil import normalize_spaces
@@ -24,26 +24,38 @@ _DATE_FORMAT = re.compile(r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
 
 @dataclass(frozen=True)
 class Catalog:
-    """What the corpus covers: bulletin months ("2023-07") and work-report delivery dates."""
+    """What the corpus covers: bulletin months ("2023-07"), work-report delivery dates, and the months
+    of every other dated document or item (a notice, a news article: "2023-08")."""
 
     bulletin_months: tuple[str, ...] = ()
     report_periods: tuple[str, ...] = ()
+    dated_months: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for month in self.bulletin_months:
+        for month in (*self.bulletin_months, *self.dated_months):
             if not _MONTH_FORMAT.match(month):
-                raise ValueError(f"月报月份格式不对：{month!r}，应写成“2023-07”这样的 YYYY-MM。")
+                raise ValueError(f"月份格式不对：{month!r}，应写成“2023-07”这样的 YYYY-MM。")
         for period in self.report_periods:
             if not _DATE_FORMAT.match(period):
                 raise ValueError(f"工作报告日期格式不对：{period!r}，应写成“2021-02-07”这样的 YYYY-MM-DD。")
         object.__setattr__(self, "bulletin_months", tuple(sorted(set(self.bulletin_months))))
         object.__setattr__(self, "report_periods", tuple(sorted(set(self.report_periods))))
+        object.__setattr__(self, "dated_months", tuple(sorted(set(self.dated_months))))
+
+    @property
+    def covered_months(self) -> tuple[str, ...]:
+        """Months some bulletin or dated document speaks of."""
+        return tuple(sorted(set(self.bulletin_months) | set(self.dated_months)))
+
+    @property
+    def empty(self) -> bool:
+        return not (self.bulletin_months or self.report_periods or self.dated_months)
 
     @property
     def newest_month(self) -> str | None:
-        """The newest bulletin month; the month of the newest report when there is no bulletin."""
-        if self.bulletin_months:
-            return self.bulletin_months[-1]
+        """The newest covered month; the month of the newest report when no document is dated by month."""
+        if self.covered_months:
+            return self.covered_months[-1]
         if self.report_periods:
             return self.report_periods[-1][:7]
         return None
@@ -51,11 +63,22 @@ class Catalog:
     @property
     def newest_year(self) -> int | None:
         """The year of the newest document of any kind."""
-        years = [int(m[:4]) for m in self.bulletin_months] + [int(p[:4]) for p in self.report_periods]
+        years = [int(m[:4]) for m in self.covered_months] + [int(p[:4]) for p in self.report_periods]
         return max(years) if years else None
 
     def bulletin_years(self) -> set[int]:
         return {int(month[:4]) for month in self.bulletin_months}
+
+    def covered_years(self) -> set[int]:
+        return {int(month[:4]) for month in self.covered_months}
+
+    def all_years(self) -> set[int]:
+        return self.covered_years() | {int(p[:4]) for p in self.report_periods}
+
+    @property
+    def month_source(self) -> str:
+        """How notes name what the months come from."""
+        return "月报" if self.bulletin_months else "文件"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -105,6 +128,7 @@ _PERIOD = re.compile(
     """,
     re.VERBOSE,
 )
+_AS_OF = re.compile(r"(?:截至|截止|截止到)\s*$")
 _RANGE_CONNECTOR = re.compile(r"^(?:到|至|~|～|-|—|–|－|——)$")
 _JOIN_CONNECTOR = re.compile(r"^(?:和|与|及|以及|、|跟|同|,|，|或|或者|还有|对比|比较)$")
 
@@ -116,13 +140,17 @@ _QUARTER_NAMES = {1: "一", 2: "二", 3: "三", 4: "四"}
 @dataclass(frozen=True)
 class _Period:
     """One resolved period. `within_month`: a month or part of it, kept as asked even if uncovered.
-    `filtered`: False for statistical periods ("1-11月") that must not become a date filter."""
+    `filtered`: False for statistical periods ("1-11月") that must not become a date filter.
+    `reported_later`: a year, half-year or quarter, or a date a figure stands "as of" ("截至7月24日"):
+    a bulletin dates its items by their events, but a news article or notice reports such a period
+    after it ends, so for those documents the filter stays open after it."""
 
     start: date
     end: date
     label: str
     within_month: bool
     filtered: bool = True
+    reported_later: bool = False
 
 
 @dataclass(frozen=True)
@@ -175,7 +203,7 @@ def _resolve_year(match: re.Match, month: int | None, context: _Context) -> int 
             return None
         base = int(newest[:4])
         year = base + _RELATIVE_YEAR_OFFSET[written]
-        source = "月报" if catalog.bulletin_months else "文件"
+        source = catalog.month_source
         if year == base:
             context.note(f"“{word}”按语料中最新的{source}理解为{year}年。")
         else:
@@ -185,10 +213,10 @@ def _resolve_year(match: re.Match, month: int | None, context: _Context) -> int 
         return context.default_year
     surface = match.group(0)
     if month is not None:
-        years_with_month = [int(m[:4]) for m in catalog.bulletin_months if int(m[5:]) == month]
+        years_with_month = [int(m[:4]) for m in catalog.covered_months if int(m[5:]) == month]
         if years_with_month:
             year = max(years_with_month)
-            context.note(f"“{surface}”未注明年份，按语料中的月报理解为{year}年{month}月。")
+            context.note(f"“{surface}”未注明年份，按语料中的{catalog.month_source}理解为{year}年{month}月。")
             return year
     if catalog.newest_year is None:
         context.note(f"语料中还没有文件，无法确定“{surface}”指哪一年，未按时间筛选。")
@@ -206,9 +234,9 @@ def _relative_month(word: str, context: _Context) -> _Period | None:
     year, month = int(newest[:4]), int(newest[5:])
     if word in ("上个月", "上月"):
         year, month = _shift_month(year, month, -1)
-        context.note(f"“{word}”按语料中最新的月报（{newest[:4]}年{int(newest[5:])}月）理解为{year}年{month}月。")
+        context.note(f"“{word}”按语料中最新的{context.catalog.month_source}（{newest[:4]}年{int(newest[5:])}月）理解为{year}年{month}月。")
     else:
-        context.note(f"“{word}”按语料中最新的月报理解为{year}年{month}月。")
+        context.note(f"“{word}”按语料中最新的{context.catalog.month_source}理解为{year}年{month}月。")
     return _Period(date(year, month, 1), _month_end(year, month), f"{year}年{month}月", within_month=True)
 
 
@@ -224,18 +252,18 @@ def _period_of(match: re.Match, context: _Context) -> _Period | None:
         quarter = _number(match.group("quarter"))
         first = quarter * 3 - 2
         label = f"{year}年第{_QUARTER_NAMES[quarter]}季度"
-        return _Period(date(year, first, 1), _month_end(year, first + 2), label, within_month=False)
+        return _Period(date(year, first, 1), _month_end(year, first + 2), label, within_month=False, reported_later=True)
     if match.group("half"):
         year = _resolve_year(match, None, context)
         if year is None:
             return None
         first = 1 if match.group("half") == "上半年" else 7
         label = f"{year}年{match.group('half')}"
-        return _Period(date(year, first, 1), _month_end(year, first + 5), label, within_month=False)
+        return _Period(date(year, first, 1), _month_end(year, first + 5), label, within_month=False, reported_later=True)
     year = _resolve_year(match, None, context)
     if year is None:
         return None
-    return _Period(date(year, 1, 1), date(year, 12, 31), f"{year}年", within_month=False)
+    return _Period(date(year, 1, 1), date(year, 12, 31), f"{year}年", within_month=False, reported_later=True)
 
 
 def _month_period(match: re.Match, context: _Context) -> _Period | None:
@@ -282,6 +310,8 @@ def _find_mentions(text: str, context: _Context) -> list[_Mention]:
     for match in matches:
         period = _period_of(match, context)
         if period is not None:
+            if _AS_OF.search(text[max(0, match.start() - 3) : match.start()]):
+                period = replace(period, reported_later=True)
             mentions.append(_Mention(match.start(), match.end(), period))
     return mentions
 
@@ -361,17 +391,20 @@ def _filter_of(period: _Period, context: _Context) -> _Filter:
     if not period.filtered:
         return _Filter(None, None, ())
     date_from, date_to = period.start.isoformat(), period.end.isoformat()
+    if period.reported_later and context.catalog.dated_months:
+        date_to = None
     asked = _months_between(period.start, period.end)
     if period.within_month:
         return _Filter(date_from, date_to, asked)
-    covered = tuple(month for month in context.catalog.bulletin_months if month in asked)
+    covered = tuple(month for month in context.catalog.covered_months if month in asked)
     if covered:
         return _Filter(date_from, date_to, covered)
     years = set(range(period.start.year, period.end.year + 1))
-    if not years & context.catalog.bulletin_years():
+    if not years & context.catalog.covered_years():
         # Work-report items carry no dates: a date filter would hide the only documents that
         # talk about such a year, so the year stays in the label and the text instead.
-        context.note(f"语料中没有{_years_label(years)}的月报，不按日期筛选；{period.label}的情况主要见政府工作报告。")
+        where = "；{}的情况主要见政府工作报告".format(period.label) if context.catalog.report_periods else ""
+        context.note(f"语料中没有{_years_label(years)}的{context.catalog.month_source}，不按日期筛选{where}。")
         return _Filter(None, None, ())
     return _Filter(date_from, date_to, asked)
 
@@ -499,6 +532,7 @@ def _parse_standalone(
         period_label=_label_of(periods),
         sub_questions=sub_questions,
         notes=tuple(context.notes),
+        asked_months=_asked_months(periods),
     )
 
 
@@ -514,7 +548,13 @@ def _query_for_period(text: str, period: _Period, catalog: Catalog) -> Query:
         months=period_filter.months,
         period_label=period.label,
         notes=tuple(context.notes),
+        asked_months=_asked_months([period]),
     )
+
+
+def _asked_months(periods: Sequence[_Period]) -> tuple[str, ...]:
+    """The months named as months or days ("2022年2月", "7月5日"), which must be covered to answer."""
+    return tuple(dict.fromkeys(m for p in periods if p.within_month and p.filtered for m in _months_between(p.start, p.end)))
 
 
 def _distinct(periods) -> list[_Period]:
@@ -532,7 +572,8 @@ def _combined(filters: list[_Filter]) -> tuple[str | None, str | None, tuple[str
     months = tuple(sorted({month for f in filters for month in f.months}))
     if any(f.date_from is None for f in filters):
         return None, None, months
-    return min(f.date_from for f in filters), max(f.date_to for f in filters), months
+    ends = [f.date_to for f in filters]
+    return min(f.date_from for f in filters), None if None in ends else max(ends), months
 
 
 # ---------------------------------------------------------------------------------------------
@@ -653,6 +694,30 @@ def _standalone(question: str, history: Sequence[tuple[str, str]], catalog: Cata
 # ---------------------------------------------------------------------------------------------
 
 
+# "23年2月", "22年政府工作报告": a two-digit year, not a duration ("近20年", "20年来") or an ordinal.
+_TWO_DIGIT_YEAR = re.compile(r"(?<![\d第近过去这那前后多几每上下满逾超头达约共])(\d{2})年(?![代来间内前后左右多以])")
+_NEAR_CORPUS_YEARS = 5
+
+
+def _four_digit_years(text: str, catalog: Catalog) -> tuple[str, list[str]]:
+    """Write two-digit years in full when a month follows or the year is near the corpus's years."""
+    years = catalog.all_years()
+    notes: list[str] = []
+
+    def expand(match: re.Match) -> str:
+        year = 2000 + int(match.group(1))
+        month_follows = re.match(r"\s*\d{1,2}\s*月", text[match.end() :]) is not None
+        near = any(abs(year - y) <= _NEAR_CORPUS_YEARS for y in years)
+        if not (month_follows or near):
+            return match.group(0)
+        note = f"“{match.group(0)}”理解为{year}年。"
+        if note not in notes:
+            notes.append(note)
+        return f"{year}年"
+
+    return _TWO_DIGIT_YEAR.sub(expand, text), notes
+
+
 def parse_query(question: str, catalog: Catalog, history: Sequence[tuple[str, str]] = ()) -> Query:
     """Turn a user's question (and the talk so far) into a standalone Query with its period and intent.
 
@@ -661,9 +726,9 @@ def parse_query(question: str, catalog: Catalog, history: Sequence[tuple[str, st
     """
     if question is None or not question.strip():
         raise ValueError(_EMPTY_QUESTION)
-    normalized = _normalize(question)
+    normalized, year_notes = _four_digit_years(_normalize(question), catalog)
     text = _standalone(normalized, history, catalog)
-    notes = (f"结合上文，问题理解为：“{text}”。",) if text != normalized else ()
+    notes = tuple(year_notes) + ((f"结合上文，问题理解为：“{text}”。",) if text != normalized else ())
     return _parse_standalone(text, question.strip(), catalog, notes)
 
 

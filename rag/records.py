@@ -18,6 +18,8 @@ class Query:
     months: the "YYYY-MM" months the period covers (empty when not restricted to months).
     notes: sentences shown to the user, e.g. which month a relative word resolved to.
     sub_questions: parts of a question that spans two periods or documents, each retrieved alone.
+    asked_months: the months named as months or days (not a whole year's): when none of them is
+    covered by the corpus, the question is about a period it lacks.
     """
 
     text: str
@@ -29,6 +31,7 @@ class Query:
     period_label: str = ""
     sub_questions: tuple["Query", ...] = ()
     notes: tuple[str, ...] = ()
+    asked_months: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

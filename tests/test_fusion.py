@@ -23,6 +23,14 @@ class TestReciprocalRankFusion:
     def test_duplicates_inside_a_list_count_once(self):
         assert dict(reciprocal_rank_fusion([["a", "a", "b"]]))["a"] == pytest.approx(1 / 61)
 
+    def test_weights_scale_each_rankers_vote(self):
+        fused = dict(reciprocal_rank_fusion([["a", "b"], ["b", "a"]], k=0, weights=[0.5, 1.0]))
+        assert fused == {"a": pytest.approx(0.5 / 1 + 1 / 2), "b": pytest.approx(0.5 / 2 + 1 / 1)}
+
+    def test_one_weight_per_ranking(self):
+        with pytest.raises(ValueError):
+            reciprocal_rank_fusion([["a"], ["b"]], weights=[1.0])
+
     def test_negative_k_is_rejected(self):
         with pytest.raises(ValueError):
             reciprocal_rank_fusion([["a"]], k=-1)

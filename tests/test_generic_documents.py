@@ -148,3 +148,17 @@ def test_a_dated_notice_is_found_by_its_date_in_chroma_and_bm25(news_index):
     found = bm25.search("防汛值班电话", 5, "2023-08-08", "2023-08-08")  # chunk ids
     assert found and items[catalog.chunks_by_id(found[:1])[found[0]].item_id].file == "防汛通知.txt"
     assert bm25.search("防汛值班电话", 5, "2023-07-01", "2023-07-31") == []  # another month: not this notice
+
+
+def test_a_corpus_without_bulletins_answers_and_finds_a_notice_by_its_date(news_index):
+    from rag.service import Assistant
+
+    assistant = Assistant(news_index)
+    assert assistant.catalog.bulletin_months == () and assistant.catalog.report_periods == ()
+    assert "2023-08" in assistant.catalog.dated_months  # periods come from the dated documents
+    answer = assistant.ask("8月8日的通知里防汛值班电话是多少？", llm="extractive")
+    assert not answer.refused
+    assert "0379-63990000" in answer.text
+    assert answer.citations and answer.citations[0].item.file == "防汛通知.txt"
+    other_day = assistant.ask("8月20日的通知里防汛值班电话是多少？", llm="extractive")
+    assert other_day.refused and not other_day.citations  # no document of that day: refused, not answered from 8月8日

@@ -121,6 +121,20 @@ class TestPeriods:
         assert query.months == ("2023-05",)
         assert any("最新的文件" in note and "2023年" in note for note in query.notes)
 
+    @pytest.mark.parametrize(
+        "question, date_from",
+        [("2023年上半年GDP增长多少", "2023-01-01"), ("2023年第二季度出口多少", "2023-04-01"), ("截至7月24日报名多少人", "2023-07-24")],
+    )
+    def test_period_reported_after_it_ends_stays_open_for_dated_documents(self, question, date_from):
+        news = Catalog(dated_months=("2023-07", "2023-08"))
+        query = parse_query(question, news)
+        assert (query.date_from, query.date_to) == (date_from, None)
+
+    def test_month_and_day_stay_closed_for_dated_documents(self):
+        news = Catalog(dated_months=("2023-07", "2023-08"))
+        assert (parse_query("7月24日发生了什么", news).date_to) == "2023-07-24"
+        assert (parse_query("2023年7月有什么新闻", news).date_to) == "2023-07-31"
+
     def test_impossible_day_falls_back_to_the_whole_month(self):
         query = parse_query("2023年2月30日的会议", CATALOG)
         assert (query.date_from, query.date_to) == ("2023-02-01", "2023-02-28")
