@@ -134,3 +134,22 @@ def test_a_reader_catches_up_by_version_reloading_only_what_changed(tmp_path, mo
     asked.clear()
     later = LexicalIndexes(Catalog(path), tmp_path / "lexical").current()
     assert asked == [["d.txt"]] * len(INDEXES) and later.chunks.search("闭幕", 5) == ["d#0000/0"]
+
+
+def test_items_of_a_period_come_from_the_item_index_spans_like_a_scan(indexed_settings, catalog):
+    from ingest.index import Index
+    from ingest.store import date_to_int, filter_span, needs_day_precision
+    from rag.retrieve import Retriever
+
+    retriever = Retriever(Index(indexed_settings))
+    periods = {d.file: d.period for d in catalog.documents()}
+    every = catalog.items()
+    for date_from, date_to in [("2023-07-01", "2023-07-31"), ("2023-12-05", "2023-12-05"), ("2023-02-01", "2023-02-28")]:
+        first, last = date_to_int(date_from), date_to_int(date_to)
+        scanned = [
+            item for item in every
+            if (span := filter_span(item, periods[item.file]))[0] and span[1] >= first and span[0] <= last
+            and (item.date is not None or not needs_day_precision(date_from, date_to))
+        ]
+        found = retriever.items_in_period(date_from, date_to)
+        assert found == scanned and found, (date_from, date_to)
