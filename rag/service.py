@@ -12,7 +12,6 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from functools import cached_property
 
 from ingest.index import Index
 from ingest.records import Document, Item
@@ -90,6 +89,16 @@ Event = Delta | Done
 
 
 @dataclass(frozen=True)
+class _Corpus:
+    """The catalog's documents and what they cover, as of one catalog version."""
+
+    version: int
+    documents: list[Document]
+    by_file: dict[str, Document]
+    catalog: Catalog
+
+
+@dataclass(frozen=True)
 class _Written:
     """What an LLM wrote (verified, as shown), how it ended, and what went wrong ("" if nothing)."""
 
@@ -104,35 +113,46 @@ class Assistant:
         self.index = Index(self.settings)
         self.retriever = Retriever(self.index, self.settings.candidates, self.settings.reranker)
         self._chat_models = chat_models if chat_models is not None else {}
+        self._corpus_cache: _Corpus | None = None
 
     # -- what the corpus covers ----------------------------------------------------------------
-    @cached_property
-    def _documents(self) -> list[Document]:
-        return self.index.catalog.documents()
+    def _corpus(self) -> _Corpus:
+        """The indexed documents and what they cover, re-read only when the catalog's version moved
+        (any process's write)."""
+        version = self.index.catalog.version()
+        cached = self._corpus_cache
+        if cached is None or cached.version != version:
+            documents = self.index.catalog.documents()
+            other = {d.file for d in documents if d.kind not in ("bulletin", "report")}
+            dated = {d.period[:7] for d in documents if d.file in other and _ISO_MONTH.match(d.period or "")}
+            dated |= self.index.catalog.item_months(other)
+            catalog = Catalog(
+                bulletin_months=tuple(sorted(d.period for d in documents if d.kind == "bulletin" and d.period)),
+                report_periods=tuple(sorted(d.period for d in documents if d.kind == "report" and d.period)),
+                dated_months=tuple(sorted(dated)),
+            )
+            self._corpus_cache = cached = _Corpus(version, documents, {d.file: d for d in documents}, catalog)
+        return cached
 
-    @cached_property
+    @property
+    def _documents(self) -> list[Document]:
+        return self._corpus().documents
+
+    @property
+    def _documents_by_file(self) -> dict[str, Document]:
+        return self._corpus().by_file
+
+    @property
     def catalog(self) -> Catalog:
         """What the corpus covers: bulletin months, report dates, and the months of every other dated
         document and dated item (a notice, a news article)."""
-        documents = self._documents
-        other = {d.file for d in documents if d.kind not in ("bulletin", "report")}
-        dated = {d.period[:7] for d in documents if d.file in other and _ISO_MONTH.match(d.period or "")}
-        dated |= {item.date[:7] for item in self.retriever.items().values() if item.file in other and item.date}
-        return Catalog(
-            bulletin_months=tuple(sorted(d.period for d in documents if d.kind == "bulletin" and d.period)),
-            report_periods=tuple(sorted(d.period for d in documents if d.kind == "report" and d.period)),
-            dated_months=tuple(sorted(dated)),
-        )
-
-    @cached_property
-    def _documents_by_file(self) -> dict[str, Document]:
-        return {d.file: d for d in self._documents}
+        return self._corpus().catalog
 
     def warm_up(self) -> None:
         """Load what the first question would otherwise wait for: the index maps, and the local LLM."""
         from rag.llms import chat_backend
 
-        self.retriever.items()
+        self.retriever.warm_up()
         if chat_backend(self._resolve(None), self.settings) == "local":
             try:
                 getattr(self._chat_model("local"), "load", lambda: None)()
@@ -143,10 +163,8 @@ class Assistant:
         return list(self.catalog.bulletin_months)
 
     def refresh(self) -> None:
-        """Call after the index changed (upload, delete)."""
-        self.__dict__.pop("_documents", None)
-        self.__dict__.pop("catalog", None)
-        self.__dict__.pop("_documents_by_file", None)
+        """Catch up with the index now (after an upload or a delete); every question also checks its version."""
+        self._corpus_cache = None
         self.retriever.refresh()
 
     # -- questions -----------------------------------------------------------------------------
@@ -174,7 +192,10 @@ class Assistant:
                 return
             query = replace(query, intent="list")  # a month of other dated documents: list what it holds
         k = max(k or self.settings.k, _LIST_K if query.intent == "list" else 0)
-        candidates = self.retriever.retrieve(query, max(k, _EVIDENCE_POOL))
+        retrieval_notices: list[str] = []
+        candidates = self.retriever.retrieve(query, max(k, _EVIDENCE_POOL), retrieval_notices)
+        if retrieval_notices:
+            query = replace(query, notes=query.notes + tuple(retrieval_notices))
         supported = self._supported(query, candidates)
         # Evidence is the second ranking stage: items that answer come first, in retrieval order.
         answering = {hit.item.item_id for hit in supported}
