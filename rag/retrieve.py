@@ -76,7 +76,7 @@ WINDOW_SENTENCES = 2
 FUSION_K = 20
 FUSION_WEIGHTS = {"dense": 0.5, "items": 1.0, "windows": 1.0}
 # The document vote: added to the items the three rankers found (it adds no new candidates).
-DOCUMENT_WEIGHT = 1.0
+DOCUMENT_WEIGHT = 1.5
 
 
 def item_units(items: Sequence[Item], titles: Mapping[str, str]) -> list[Chunk]:
