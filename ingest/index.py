@@ -1,8 +1,19 @@
 """Incremental, interrupt-safe indexing of a corpus folder into the catalog (SQLite) and Chroma.
 
-Per changed file: parse -> chunk -> embed (cached by content hash) -> upsert its vectors -> delete its
-stale vectors -> replace its catalog rows in one transaction. The catalog is the source of truth:
-every run starts by reconciling Chroma with it, so a run killed at any point is repaired by the next.
+Three stages overlap:
+- plan and prepare (the calling thread), file after file: read -> fingerprint -> unchanged,
+  duplicate, old version, conflict, or revision (ingest.revisions) -> parse -> chunk;
+- embed (`EmbeddingStage`, a worker thread): the chunks the content-hash cache lacks, in full
+  batches across files, while Python prepares the next file (the embedder's C engine or HTTP server
+  does not hold the GIL);
+- write (the calling thread, under the write lock, briefly): upsert the vectors of the files whose
+  embedding finished, replace their catalog rows (one transaction per file), delete their stale
+  vectors.
+The write lock is never held while a file is parsed or embedded: uploads, deletes and other ingests
+wait at most for one write, questions never wait. The catalog is the source of truth: a writer marks
+the vectors out of sync before it touches Chroma and in sync once Chroma matches again, and a run
+that finds them out of sync (its predecessor was killed) first reconciles Chroma with the catalog.
+Embeddings are cached as each batch is made, so a killed run resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -10,18 +21,23 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import queue
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
+
+from ingest import revisions
 from ingest.catalog import Catalog
 from ingest.chunk import chunk_item
-from ingest import revisions
 from ingest.decode import UnreadableDocument
-from ingest.embedder import CachedEmbedder, load_embedder
+from ingest.embedder import CachedEmbedder, embedder_from_settings
 from ingest.parse import MANIFEST_NAME, load_manifest, parse_text
 from ingest.readers import unsupported_reason
 from ingest.readers.cache import read_cached, readers_version
@@ -35,6 +51,8 @@ from rag.settings import Settings
 _PIPELINE_MODULES = (
     "bulletin", "report", "generic", "docdate", "parse", "chunk", "cndate", "textutil", "records", "store", "untrusted",
 )
+# One write (one hold of the lock) covers the files finished so far, up to about this many chunks.
+_WRITE_CHUNKS = 512
 
 Progress = Callable[[str, int, int], None]  # (message, done, total)
 
@@ -64,6 +82,30 @@ class IngestReport:
         return bool(self.added or self.updated or self.removed or self.repaired_vectors)
 
 
+@dataclass(frozen=True)
+class PreparedFile:
+    """One changed file, parsed and chunked, ready to embed and write."""
+
+    path: Path
+    document: Document
+    items: tuple[Item, ...]
+    chunks: tuple[Chunk, ...]
+    fingerprint: str
+    encoding: str
+    indexed_before: bool  # an indexed version of this very file exists
+    replaces: str | None = None  # the indexed document (another file) this revision replaces
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+@dataclass(frozen=True)
+class EmbeddedFile:
+    prepared: PreparedFile
+    vectors: np.ndarray  # one row per chunk, in chunk order
+
+
 class Index:
     """The indexed corpus: catalog, vector store and (lazily) the embedder, for ingest and retrieval."""
 
@@ -74,11 +116,25 @@ class Index:
 
     @cached_property
     def embedder(self) -> CachedEmbedder:
-        return load_embedder(self.settings.embedder, self.settings.cache_dir, self.settings.embed_batch)
+        return embedder_from_settings(self.settings)
 
     @cached_property
     def store(self) -> VectorStore:
         return VectorStore(self.settings.index_dir / "chroma", self.settings.collection, self.embedder.name, self.settings.chroma_url)
+
+    def reopen_store(self) -> None:
+        """Drop this process's embedded Chroma state, which never sees another process's writes.
+
+        Embedded Chroma keeps its vector index in memory: after `heluo ingest` in another process it
+        would return deleted chunks (without metadata) and miss new ones. A Chroma server is shared
+        by every process and needs nothing.
+        """
+        if self.settings.chroma_url:
+            return
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        SharedSystemClient.clear_system_cache()  # handles already open keep working
+        self.__dict__.pop("store", None)
 
     @contextmanager
     def writing(self) -> Iterator[None]:
@@ -90,6 +146,13 @@ class Index:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
+    @contextmanager
+    def changing_vectors(self) -> Iterator[None]:
+        """Around every change to Chroma (inside `writing`): if it is interrupted, the next run repairs."""
+        self.catalog.set_vectors_in_sync(False)
+        yield
+        self.catalog.set_vectors_in_sync(True)
+
 
 def pipeline_fingerprint(settings: Settings) -> str:
     here = Path(__file__).parent
@@ -97,7 +160,7 @@ def pipeline_fingerprint(settings: Settings) -> str:
     for module in _PIPELINE_MODULES:
         digest.update((here / f"{module}.py").read_bytes())
     digest.update(readers_version().encode())
-    digest.update(f"{settings.chunk_tokens}/{settings.chunk_overlap_tokens}/{settings.embedder}".encode())
+    digest.update(f"{settings.chunk_tokens}/{settings.chunk_overlap_tokens}/{settings.embedder_name}".encode())
     return digest.hexdigest()[:16]
 
 
@@ -134,30 +197,30 @@ def _skip_reason(entry: Path) -> str | None:
 
 
 def ingest(paths: Sequence[Path], settings: Settings, progress: Progress | None = None) -> IngestReport:
+    """Index the files: unchanged ones skipped, changed ones replaced, removed ones (of scanned folders) dropped.
+
+    An embeddings server that fails raises EmbeddingServiceError (a ValueError) once the files
+    embedded before the failure are written; nothing of a file it failed on is.
+    """
     started = time.perf_counter()
     index = Index(settings)
     report = IngestReport()
-    with index.writing():
-        _timed(report, "repair", lambda: _repair_vectors(index, report))
-        files, folders = discover(paths, report.skipped)
-        known = index.catalog.fingerprints()
-        pipeline = pipeline_fingerprint(settings)
-        manifests = {folder: load_manifest(folder) for folder in {f.parent.resolve() for f in files}}
-        documents = revisions.KnownDocuments(index.catalog)
-        seen = set()
-        for number, path in enumerate(files, start=1):
-            if progress:
-                progress(f"{path.name}", number - 1, len(files))
-            seen.add(path.name)
-            override = manifests[path.parent.resolve()].get(path.name)
-            _ingest_file(index, documents, path, override, pipeline, known.get(path.name), report, progress)
-        replaced = {old for _, old in report.replaced}
-        for file, (_fingerprint, source) in known.items():
-            if file not in seen and file not in replaced and Path(source).parent in folders and not Path(source).exists():
-                _timed(report, "remove", lambda file=file: _remove_file(index, file))
-                report.removed.append(file)
-        if progress:
-            progress("done", len(files), len(files))
+    files, folders = discover(paths, report.skipped)
+    _timed(report, "repair", lambda: _repair_if_needed(index, report))
+    known = index.catalog.fingerprints()
+    _index_files(index, files, known, report, progress)
+    seen = {path.name for path in files}
+    replaced = {old for _, old in report.replaced}
+    for file, (_fingerprint, source) in known.items():
+        if file not in seen and file not in replaced and Path(source).parent in folders and not Path(source).exists():
+            _timed(report, "remove", lambda file=file: _remove_file(index, file))
+            report.removed.append(file)
+    if report.changed:
+        from ingest.lexical import LexicalIndexes
+
+        _timed(report, "lexical", lambda: LexicalIndexes(index.catalog, settings.index_dir / "lexical").save())
+    if progress:
+        progress("done", len(files), len(files))
     report.documents, report.items, report.chunks = index.catalog.counts()
     report.embedded = index.embedder.misses if "embedder" in index.__dict__ else 0
     report.seconds = time.perf_counter() - started
@@ -167,7 +230,7 @@ def ingest(paths: Sequence[Path], settings: Settings, progress: Progress | None 
 def remove_document(file: str, settings: Settings) -> bool:
     index = Index(settings)
     with index.writing():
-        if file not in index.catalog.fingerprints():
+        if not index.catalog.fingerprints([file]):
             return False
         _remove_file(index, file)
     return True
@@ -236,36 +299,6 @@ def preview(paths: Sequence[Path], settings: Settings) -> list[FilePlan]:
     return [plan_file(index, documents, path, manifests[path.parent].get(path.name), pipeline, known.get(path.name)) for path in files]
 
 
-def _ingest_file(
-    index: Index,
-    documents: revisions.KnownDocuments,
-    path: Path,
-    override: dict | None,
-    pipeline: str,
-    known: tuple[str, str] | None,
-    report: IngestReport,
-    progress: Progress | None,
-) -> None:
-    plan = _timed(report, "parse", lambda: plan_file(index, documents, path, override, pipeline, known))
-    if plan.action == "unchanged":
-        report.unchanged.append(path.name)
-    elif plan.action == "duplicate":
-        report.duplicates.append((path.name, plan.other or ""))
-    elif plan.action == "superseded":
-        report.superseded.append((path.name, plan.other or ""))
-    elif plan.action in ("failed", "conflict"):
-        report.failed.append((path.name, plan.message))
-    else:
-        documents.add(_store_document(index, path, plan.prepared, report, progress), str(path.resolve()))
-        if plan.action == "replace" and plan.other:
-            _timed(report, "remove", lambda: _remove_file(index, plan.other))
-            documents.remove(plan.other)
-            report.replaced.append((path.name, plan.other))
-            if plan.other in report.added:  # added earlier in this run, then replaced by its revision
-                report.added.remove(plan.other)
-        (report.updated if known else report.added).append(path.name)
-
-
 def read_and_parse(path: Path, raw: bytes, sha: str, override: dict | None, settings: Settings) -> tuple[ParsedDocument, list[Item], Extracted]:
     """(parsed document, its items with ids and pages, the extracted text) of one file's bytes."""
     extracted = read_cached(path, raw, sha, settings.ingest_limits, settings.cache_dir)
@@ -294,62 +327,279 @@ def read_and_parse(path: Path, raw: bytes, sha: str, override: dict | None, sett
     return parsed, items, extracted
 
 
-def _store_document(index: Index, path: Path, prepared: _Prepared, report: IngestReport, progress: Progress | None) -> Document:
-    """Chunk, embed and write one parsed file (vectors first, then its catalog rows, then stale vectors out)."""
-    settings = index.settings
-    parsed, items, extracted = prepared.parsed, prepared.items, prepared.extracted
+def _index_files(index: Index, files: list[Path], known: dict[str, tuple[str, str]], report: IngestReport, progress: Progress | None) -> None:
+    """Plan and prepare each file here while the embedding stage works on the previous ones; write as they finish."""
+    pipeline = pipeline_fingerprint(index.settings)
+    manifests = {folder: load_manifest(folder) for folder in {f.parent.resolve() for f in files}}
+    documents = revisions.KnownDocuments(index.catalog)  # kept current as files are planned
+
+    def write(groups: Iterator[list[EmbeddedFile]]) -> None:
+        for group in groups:
+            _write(index, group, report)
+
+    stage: EmbeddingStage | None = None
+    try:
+        for number, path in enumerate(files, start=1):
+            if progress:  # as each document starts: "[2/5] name" (how many started before it, of all)
+                progress(path.name, number - 1, len(files))
+            override = manifests[path.parent.resolve()].get(path.name)
+            plan = _timed(report, "parse", lambda: plan_file(index, documents, path, override, pipeline, known.get(path.name)))
+            prepared = _prepared(plan, known.get(path.name) is not None, index.settings, report)
+            if prepared is None:
+                continue
+            # Later files of this run are decided against this one, as if it were written already.
+            documents.add(prepared.document, str(path.resolve()))
+            if prepared.replaces:
+                documents.remove(prepared.replaces)
+            if stage is None:  # the embedder loads only when something changed
+                stage = EmbeddingStage(index.embedder, index.settings.embed_batch)
+            stage.submit(prepared)
+            write(stage.finished())
+        if stage is not None:
+            write(stage.drain(progress))
+    finally:
+        if stage is not None:
+            stage.stop()
+            report.stage_seconds["embed"] = stage.busy_seconds
+
+
+def _prepared(plan: FilePlan, indexed_before: bool, settings: Settings, report: IngestReport) -> PreparedFile | None:
+    """A planned file chunked and ready to embed; None (recorded in the report) when it is not to be written."""
+    name = plan.path.name
+    if plan.action == "unchanged":
+        report.unchanged.append(name)
+    elif plan.action == "duplicate":
+        report.duplicates.append((name, plan.other or ""))
+    elif plan.action == "superseded":
+        report.superseded.append((name, plan.other or ""))
+    elif plan.action in ("failed", "conflict"):
+        report.failed.append((name, plan.message))
+    if plan.prepared is None:
+        return None
+    parsed, items, extracted = plan.prepared.parsed, plan.prepared.items, plan.prepared.extracted
     chunks = _timed(
-        report,
-        "chunk",
-        lambda: [c for item in items for c in chunk_item(item, settings.chunk_tokens, settings.chunk_overlap_tokens)],
+        report, "chunk", lambda: [c for item in items for c in chunk_item(item, settings.chunk_tokens, settings.chunk_overlap_tokens)]
     )
-    by_id = {item.item_id: item for item in items}
-    vectors = _timed(report, "embed", lambda: _embed_with_progress(index, chunks, path.name, progress))
-    stale = index.catalog.chunk_ids(path.name)
-    new_ids = {c.chunk_id for c in chunks}
-    _timed(report, "store", lambda: index.store.upsert(chunks, vectors, by_id, {path.name: parsed.meta.period}))
     document = Document(
-        file=path.name,
+        file=name,
         kind=parsed.meta.kind,
         title=parsed.meta.title,
         period=parsed.meta.period,
         evidence=parsed.meta.evidence,
-        sha256=prepared.sha,
+        sha256=plan.prepared.sha,
         items=len(items),
         pages=extracted.pages,
         format=extracted.format,
-        supersedes=revisions.supersedes_json(path.name, prepared.previous),
+        supersedes=revisions.supersedes_json(name, plan.prepared.previous),
     )
-    _timed(
-        report,
-        "catalog",
-        lambda: index.catalog.replace_file(
-            document, items, chunks, source=str(path.resolve()), fingerprint=prepared.fingerprint, encoding=extracted.format
-        ),
+    return PreparedFile(
+        plan.path, document, tuple(items), tuple(chunks), plan.prepared.fingerprint, extracted.format, indexed_before,
+        plan.other if plan.action == "replace" else None,
     )
-    # Only now that the catalog points at the new chunks may the old vectors go.
-    _timed(report, "store", lambda: index.store.delete(sorted(stale - new_ids)))
-    return document
 
 
-def _embed_with_progress(index: Index, chunks: list[Chunk], name: str, progress: Progress | None):
-    import numpy as np
+class EmbeddingStage:
+    """Embeds the chunks of prepared files on a worker thread, in full batches across files.
 
-    texts = [c.text for c in chunks]
-    cached = index.embedder.cached(texts)
-    todo = [t for t in dict.fromkeys(texts) if t not in cached]
-    step = 32
-    for start in range(0, len(todo), step):
-        if progress:
-            progress(f"{name}: embedding", start, len(todo))
-        index.embedder.embed_passages(todo[start : start + step])
-    return index.embedder.embed_passages(texts) if texts else np.zeros((0, 1), dtype=np.float32)
+    Files come out in the order they went in, each once all its chunks have vectors (from the cache
+    or freshly made; every fresh batch is cached at once). `submit` blocks while more than a few
+    batches wait, so memory stays bounded whatever the corpus size.
+    """
+
+    _END = object()
+
+    def __init__(self, embedder: CachedEmbedder, batch_size: int, backlog_batches: int = 8) -> None:
+        self._embedder = embedder
+        self._batch = max(1, batch_size)
+        self._backlog = self._batch * backlog_batches
+        self._inbox: queue.Queue = queue.Queue()
+        self._outbox: queue.Queue = queue.Queue()
+        self._room = threading.Condition()
+        self._backlog_chunks = 0  # chunks of the files submitted and not yet handed back
+        self._stopping = threading.Event()
+        self.embedded_texts = 0
+        self.texts_to_embed = 0  # not in the cache, counted once each
+        self.busy_seconds = 0.0
+        self.last_file = ""  # the latest file submitted: what progress names while the last batches embed
+        self._thread = threading.Thread(target=self._run, name="heluo-embed", daemon=True)
+        self._thread.start()
+
+    def submit(self, prepared: PreparedFile) -> None:
+        with self._room:
+            while self._backlog_chunks > self._backlog and self._thread.is_alive():
+                self._room.wait(0.5)
+            self._backlog_chunks += len(prepared.chunks)
+        self.last_file = prepared.name
+        self._inbox.put(prepared)
+
+    def finished(self) -> Iterator[list[EmbeddedFile]]:
+        """The files finished so far, in write groups; re-raises the worker's error once those are out."""
+        group: list[EmbeddedFile] = []
+        while True:
+            try:
+                result = self._outbox.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(result, BaseException):
+                if group:
+                    yield group
+                raise result
+            group.append(result)
+            if sum(len(f.prepared.chunks) for f in group) >= _WRITE_CHUNKS:
+                yield group
+                group = []
+        if group:
+            yield group
+
+    def drain(self, progress: Progress | None = None) -> Iterator[list[EmbeddedFile]]:
+        """Everything still in flight, in write groups, reporting embedding progress while waiting."""
+        self._inbox.put(self._END)
+        while self._thread.is_alive() or not self._outbox.empty():
+            self._thread.join(timeout=0.5)
+            if progress and self._thread.is_alive():
+                progress(f"{self.last_file}: embedding", self.embedded_texts, self.texts_to_embed)
+            yield from self.finished()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._inbox.put(self._END)
+        self._thread.join(timeout=60)
+
+    # -- worker ----------------------------------------------------------------------------------
+    def _run(self) -> None:
+        pending: deque[_Pending] = deque()  # submitted files, in order, until all their vectors are there
+        waiting: dict[str, list[_Pending]] = {}  # text -> the pending files that need its vector
+        todo: deque[str] = deque()  # texts to embed, each once
+        ended = False
+        try:
+            while not self._stopping.is_set():
+                self._emit_ready(pending)
+                if not ended and len(todo) < self._batch:
+                    try:
+                        got = self._inbox.get(block=not todo)
+                    except queue.Empty:
+                        got = None  # nothing more for now: embed what there is rather than wait
+                    if got is self._END:
+                        ended = True
+                    elif got is not None:
+                        pending.append(self._intake(got, waiting, todo))
+                        continue  # fill the batch first
+                if todo:
+                    self._embed_batch([todo.popleft() for _ in range(min(self._batch, len(todo)))], waiting)
+                elif ended:
+                    self._emit_ready(pending)
+                    return
+        except BaseException as error:  # the main thread re-raises it after writing what finished
+            self._outbox.put(error)
+        finally:
+            with self._room:
+                self._room.notify_all()
+
+    def _intake(self, prepared: PreparedFile, waiting: dict[str, list[_Pending]], todo: deque[str]) -> _Pending:
+        texts = [c.text for c in prepared.chunks]
+        entry = _Pending(prepared, self._embedder.cached(texts))
+        for text in dict.fromkeys(texts):
+            if text not in entry.vectors:
+                if text not in waiting:
+                    waiting[text] = []
+                    todo.append(text)
+                    self.texts_to_embed += 1
+                waiting[text].append(entry)
+                entry.missing += 1
+        return entry
+
+    def _embed_batch(self, texts: list[str], waiting: dict[str, list[_Pending]]) -> None:
+        started = time.perf_counter()
+        vectors = self._embedder.embed_passages(texts)
+        self.busy_seconds += time.perf_counter() - started
+        self.embedded_texts += len(texts)
+        for text, vector in zip(texts, vectors):
+            for entry in waiting.pop(text):
+                entry.vectors[text] = vector
+                entry.missing -= 1
+
+    def _emit_ready(self, pending: deque[_Pending]) -> None:
+        """Hand over the leading files whose vectors are all there (files leave in the order they came)."""
+        while pending and pending[0].missing == 0:
+            entry = pending.popleft()
+            chunks = entry.prepared.chunks
+            vectors = np.vstack([entry.vectors[c.text] for c in chunks]) if chunks else np.zeros((0, 1), dtype=np.float32)
+            self._outbox.put(EmbeddedFile(entry.prepared, vectors))
+            with self._room:
+                self._backlog_chunks -= len(chunks)
+                self._room.notify_all()
+
+
+@dataclass
+class _Pending:
+    prepared: PreparedFile
+    vectors: dict[str, np.ndarray]
+    missing: int = 0
+
+
+def _write(index: Index, group: list[EmbeddedFile], report: IngestReport) -> None:
+    """Write embedded files under the lock: vectors first, then each file's catalog rows, then the stale vectors."""
+    with index.writing():
+        current = index.catalog.fingerprints(e.prepared.name for e in group)
+        todo = []
+        for embedded in group:
+            if current.get(embedded.prepared.name, ("",))[0] == embedded.prepared.fingerprint:
+                report.unchanged.append(embedded.prepared.name)  # another process indexed this very version meanwhile
+            else:
+                todo.append(embedded)
+        if not todo:
+            return
+        with index.changing_vectors():
+            chunks = [c for e in todo for c in e.prepared.chunks]
+            items = {i.item_id: i for e in todo for i in e.prepared.items}
+            periods = {e.prepared.name: e.prepared.document.period for e in todo}
+            vectors = np.vstack([e.vectors for e in todo if len(e.prepared.chunks)]) if chunks else np.zeros((0, 1), dtype=np.float32)
+            _timed(report, "store", lambda: index.store.upsert(chunks, vectors, items, periods))
+            stale: list[str] = []
+            for embedded in todo:
+                prepared = embedded.prepared
+                previous = index.catalog.chunk_ids(prepared.name)
+                _timed(
+                    report,
+                    "catalog",
+                    lambda: index.catalog.replace_file(
+                        prepared.document, prepared.items, prepared.chunks,
+                        source=str(prepared.path.resolve()), fingerprint=prepared.fingerprint, encoding=prepared.encoding,
+                    ),
+                )
+                stale += previous - {c.chunk_id for c in prepared.chunks}
+                if prepared.replaces:  # a revision: its old version goes once the new one is in
+                    stale += index.catalog.chunk_ids(prepared.replaces)
+                    _timed(report, "catalog", lambda: index.catalog.remove_file(prepared.replaces))
+                    report.replaced.append((prepared.name, prepared.replaces))
+                    if prepared.replaces in report.added:  # added earlier in this run, then replaced by its revision
+                        report.added.remove(prepared.replaces)
+                (report.updated if prepared.indexed_before or prepared.name in current else report.added).append(prepared.name)
+            # Only now that the catalog points at the new chunks may the old vectors go.
+            _timed(report, "store", lambda: index.store.delete(sorted(stale)))
 
 
 def _remove_file(index: Index, file: str) -> None:
-    stale = sorted(index.catalog.chunk_ids(file))
-    index.store.delete(stale)
-    index.catalog.remove_file(file)
+    with index.changing_vectors():
+        index.store.delete(sorted(index.catalog.chunk_ids(file)))
+        index.catalog.remove_file(file)
+
+
+def _repair_if_needed(index: Index, report: IngestReport) -> None:
+    """Reconcile Chroma with the catalog when the last writer did not finish (or the vectors went missing)."""
+    if not _needs_repair(index):
+        return
+    with index.writing():
+        if _needs_repair(index):  # another writer may have repaired it meanwhile
+            with index.changing_vectors():
+                _repair_vectors(index, report)
+
+
+def _needs_repair(index: Index) -> bool:
+    if not index.catalog.vectors_in_sync():
+        return True
+    embedded_store_gone = not index.settings.chroma_url and not (index.settings.index_dir / "chroma").exists()
+    return embedded_store_gone and index.catalog.counts()[2] > 0
 
 
 def _repair_vectors(index: Index, report: IngestReport) -> None:
@@ -363,7 +613,7 @@ def _repair_vectors(index: Index, report: IngestReport) -> None:
     if extra:
         index.store.delete(extra)
     if missing:
-        chunks = [c for c in index.catalog.chunks() if c.chunk_id in missing]
+        chunks = sorted(index.catalog.chunks_by_id(missing).values(), key=lambda c: c.chunk_id)
         items = index.catalog.items_by_id(c.item_id for c in chunks)
         periods = {d.file: d.period for d in index.catalog.documents()}
         index.store.upsert(chunks, index.embedder.embed_passages([c.text for c in chunks]), items, periods)

@@ -125,10 +125,11 @@ class VectorStore:
         """Write chunks with their vectors; `periods` maps a file to its document period (for filter spans)."""
         for start in range(0, len(chunks), _ADD_BATCH):
             batch = chunks[start : start + _ADD_BATCH]
+            # No documents: the catalog holds the texts, and Chroma would build a full-text index of
+            # them (measured: 3.6x the write time and 5x the disk for 500-character Chinese chunks).
             self._collection.upsert(
                 ids=[c.chunk_id for c in batch],
-                embeddings=[vector.tolist() for vector in vectors[start : start + _ADD_BATCH]],
-                documents=[c.text for c in batch],
+                embeddings=vectors[start : start + _ADD_BATCH],
                 metadatas=[chunk_metadata(c, items[c.item_id], periods.get(c.file, "")) for c in batch],
             )
 
@@ -146,6 +147,7 @@ class VectorStore:
         return [
             VectorMatch(chunk_id, metadata["item_id"], 1.0 - float(distance))
             for chunk_id, metadata, distance in zip(result["ids"][0], result["metadatas"][0], result["distances"][0])
+            if metadata is not None  # a vector deleted by another process, still in this one's index
         ]
 
     def get_metadata(self, where: dict[str, Any]) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ingest.lexical import LexicalRow, TermMatrix, TermPresence, gram_codes
 from ingest.records import Document, Item
 from ingest.textutil import jieba_engine, normalize_spaces, split_sentences, words
 
@@ -69,17 +70,21 @@ class TermWeights:
     """Inverse document frequency of a term over the corpus items, counted by substring.
 
     Rare terms ("阳台", "杜苏芮") say what a question is about; common ones ("城市", "项目") do not, so
-    an item that shares only the common terms is no evidence.
+    an item that shares only the common terms is no evidence. The counts come from the items'
+    character unigrams and bigrams, indexed at ingest (`presence`), or from `texts` given here.
     """
 
-    def __init__(self, texts: Iterable[str]) -> None:
-        self._texts = [normalize_spaces(text).lower() for text in texts]
+    def __init__(self, texts: Iterable[str] = (), presence: TermPresence | None = None) -> None:
+        if presence is None:
+            rows = [LexicalRow(f"{number:09d}", "", text) for number, text in enumerate(texts)]
+            presence = TermPresence(TermMatrix.build(rows, gram_codes))
+        self._presence = presence
         self._cache: dict[str, float] = {}
 
     def idf(self, term: str) -> float:
         if term not in self._cache:
-            df = sum(1 for text in self._texts if term in text)
-            self._cache[term] = math.log((1 + len(self._texts)) / (1 + df)) + 1.0
+            df = self._presence.frequency(term)
+            self._cache[term] = math.log((1 + self._presence.rows) / (1 + df)) + 1.0
         return self._cache[term]
 
 

@@ -11,7 +11,6 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from functools import cached_property
 
 from ingest.index import Index
 from ingest.records import Document, Item
@@ -76,39 +75,60 @@ class Done:
 Event = Delta | Done
 
 
+@dataclass(frozen=True)
+class _Corpus:
+    """The catalog's documents and what they cover, as of one catalog version."""
+
+    version: int
+    documents: list[Document]
+    by_file: dict[str, Document]
+    catalog: Catalog
+
+
 class Assistant:
     def __init__(self, settings: Settings | None = None, chat_models: dict | None = None) -> None:
         self.settings = settings or get_settings()
         self.index = Index(self.settings)
         self.retriever = Retriever(self.index, self.settings.candidates, self.settings.reranker)
         self._chat_models = chat_models if chat_models is not None else {}
+        self._corpus_cache: _Corpus | None = None
 
     # -- what the corpus covers ----------------------------------------------------------------
-    @cached_property
-    def _documents(self) -> list[Document]:
-        return self.index.catalog.documents()
+    def _corpus(self) -> _Corpus:
+        """The indexed documents and what they cover, re-read only when the catalog's version moved
+        (any process's write)."""
+        version = self.index.catalog.version()
+        cached = self._corpus_cache
+        if cached is None or cached.version != version:
+            documents = self.index.catalog.documents()
+            other = {d.file for d in documents if d.kind not in ("bulletin", "report")}
+            dated = {d.period[:7] for d in documents if d.file in other and _ISO_MONTH.match(d.period or "")}
+            dated |= self.index.catalog.item_months(other)
+            catalog = Catalog(
+                bulletin_months=tuple(sorted(d.period for d in documents if d.kind == "bulletin" and d.period)),
+                report_periods=tuple(sorted(d.period for d in documents if d.kind == "report" and d.period)),
+                dated_months=tuple(sorted(dated)),
+            )
+            self._corpus_cache = cached = _Corpus(version, documents, {d.file: d for d in documents}, catalog)
+        return cached
 
-    @cached_property
+    @property
+    def _documents(self) -> list[Document]:
+        return self._corpus().documents
+
+    @property
+    def _documents_by_file(self) -> dict[str, Document]:
+        return self._corpus().by_file
+
+    @property
     def catalog(self) -> Catalog:
         """What the corpus covers: bulletin months, report dates, and the months of every other dated
         document and dated item (a notice, a news article)."""
-        documents = self._documents
-        other = {d.file for d in documents if d.kind not in ("bulletin", "report")}
-        dated = {d.period[:7] for d in documents if d.file in other and _ISO_MONTH.match(d.period or "")}
-        dated |= {item.date[:7] for item in self.retriever.items().values() if item.file in other and item.date}
-        return Catalog(
-            bulletin_months=tuple(sorted(d.period for d in documents if d.kind == "bulletin" and d.period)),
-            report_periods=tuple(sorted(d.period for d in documents if d.kind == "report" and d.period)),
-            dated_months=tuple(sorted(dated)),
-        )
-
-    @cached_property
-    def _documents_by_file(self) -> dict[str, Document]:
-        return {d.file: d for d in self._documents}
+        return self._corpus().catalog
 
     def warm_up(self) -> None:
         """Load what the first question would otherwise wait for: the index maps, and the local LLM."""
-        self.retriever.items()
+        self.retriever.warm_up()
         if self._resolve(None) == "local":
             model = self._chat_model("local")
             getattr(model, "load", lambda: None)()
@@ -117,10 +137,8 @@ class Assistant:
         return list(self.catalog.bulletin_months)
 
     def refresh(self) -> None:
-        """Call after the index changed (upload, delete)."""
-        self.__dict__.pop("_documents", None)
-        self.__dict__.pop("catalog", None)
-        self.__dict__.pop("_documents_by_file", None)
+        """Catch up with the index now (after an upload or a delete); every question also checks its version."""
+        self._corpus_cache = None
         self.retriever.refresh()
 
     # -- questions -----------------------------------------------------------------------------
@@ -148,7 +166,10 @@ class Assistant:
                 return
             query = replace(query, intent="list")  # a month of other dated documents: list what it holds
         k = max(k or self.settings.k, _LIST_K if query.intent == "list" else 0)
-        candidates = self.retriever.retrieve(query, max(k, _EVIDENCE_POOL))
+        retrieval_notices: list[str] = []
+        candidates = self.retriever.retrieve(query, max(k, _EVIDENCE_POOL), retrieval_notices)
+        if retrieval_notices:
+            query = replace(query, notes=query.notes + tuple(retrieval_notices))
         supported = self._supported(query, candidates)
         # Evidence is the second ranking stage: items that answer come first, in retrieval order.
         answering = {hit.item.item_id for hit in supported}

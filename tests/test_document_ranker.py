@@ -4,10 +4,11 @@ a small news corpus; no embedder)."""
 
 from __future__ import annotations
 
-from ingest.records import Item
+from ingest.lexical import INDEXES, Bm25Index, TermMatrix, document_rows, token_codes, window_item
+from ingest.records import Document, Item
 from rag import retrieve
-from rag.fusion import inherit_group_ranks
-from rag.retrieve import Bm25Index, document_units, fuse, item_units, window_units
+from rag.fusion import inherit_group_ranks, reciprocal_rank_fusion
+from rag.retrieve import FUSION_K, FUSION_WEIGHTS, document_vote
 
 # The article the question is about: its paragraphs share the question's words between them.
 MATCH = [
@@ -37,25 +38,44 @@ def corpus() -> dict[str, Item]:
     return {item.item_id: item for item in items}
 
 
+class Rows:
+    """The catalog's two reads the row functions make, over records in memory."""
+
+    def __init__(self, items: dict[str, Item]) -> None:
+        self._items = list(items.values())
+
+    def documents(self) -> list[Document]:
+        return [Document(file, "news", "", "", "", "", 0) for file in sorted({i.file for i in self._items})]
+
+    def items_of(self, files) -> list[Item]:
+        return [item for item in self._items if item.file in set(files)]
+
+
+def index(name: str, items: dict[str, Item]) -> Bm25Index:
+    spec = next(spec for spec in INDEXES if spec.name == name)
+    return Bm25Index(matrix=TermMatrix.build(spec.rows(Rows(items), sorted({i.file for i in items.values()})), token_codes))
+
+
 def rankings(items: dict[str, Item]) -> tuple[dict[str, list[str]], list[str]]:
-    """The lexical item rankings and the document ranking of the question, as the retriever builds them."""
-    def order(index: Bm25Index, n: int) -> list[str]:
-        return list(dict.fromkeys(chunk.item_id for chunk in index.search(QUESTION, n)))
-
-    units = list(items.values())
-    item_rankings = {"items": order(Bm25Index(item_units(units, {}), items, {}), 10),
-                     "windows": order(Bm25Index(window_units(units), items, {}), 20)}
-    documents = [chunk.file for chunk in Bm25Index(document_units(units, {}), items, {}).search(QUESTION, 10)]
-    return item_rankings, documents
+    """The lexical item rankings and the document ranking of the question, from the persisted indexes' rows."""
+    item_rankings = {"items": index("items_bm25", items).search(QUESTION, 10),
+                     "windows": list(dict.fromkeys(window_item(key) for key in index("windows_bm25", items).search(QUESTION, 20)))}
+    return item_rankings, index("documents_bm25", items).search(QUESTION, 10)
 
 
-def test_document_units_hold_each_document_once_in_reading_order():
+def fuse(item_rankings: dict[str, list[str]], documents: list[str], items: dict[str, Item]) -> list[tuple[str, float]]:
+    """The retriever's fusion: weighted RRF of the item rankings, then the document vote."""
+    fused = reciprocal_rank_fusion(list(item_rankings.values()), FUSION_K, [FUSION_WEIGHTS[name] for name in item_rankings])
+    return document_vote(fused, documents, items)
+
+
+def test_document_rows_hold_each_document_once_in_reading_order():
     items = corpus()
-    units = {unit.file: unit for unit in document_units(list(reversed(items.values())), {"news-a.txt": "羽毛球大赛开幕"})}
-    assert set(units) == {"news-a.txt", *OTHERS}
-    text = units["news-a.txt"].text
+    titled = [Document("news-a.txt", "news", "羽毛球大赛开幕", "", "", "", 3)]
+    rows = {row.key: row for row in document_rows(titled, list(reversed(items.values())))}
+    assert set(rows) == {"news-a.txt", *OTHERS}
+    text = rows["news-a.txt"].text
     assert text.startswith("羽毛球大赛开幕") and text.index(MATCH[0]) < text.index(MATCH[1]) < text.index(MATCH[2])
-    assert units["news-a.txt"].item_id == "news-a.txt#0"
 
 
 def test_the_document_vote_lifts_the_paragraph_of_the_matching_article(monkeypatch):

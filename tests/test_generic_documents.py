@@ -145,8 +145,8 @@ def test_a_dated_notice_is_found_by_its_date_in_chroma_and_bm25(news_index):
     assert not index.store.search(index.embedder.embed_query("防汛责任制"), 10, date_range_filter("2023-08-11", "2023-08-31"))
     items = {item.item_id: item for item in catalog.items()}
     bm25 = Bm25Index(catalog.chunks(), items, {d.file: d.period for d in catalog.documents()})
-    found = bm25.search("防汛值班电话", 5, "2023-08-08", "2023-08-08")
-    assert found and items[found[0].item_id].file == "防汛通知.txt"
+    found = bm25.search("防汛值班电话", 5, "2023-08-08", "2023-08-08")  # chunk ids
+    assert found and items[catalog.chunks_by_id(found[:1])[found[0]].item_id].file == "防汛通知.txt"
     assert bm25.search("防汛值班电话", 5, "2023-07-01", "2023-07-31") == []  # another month: not this notice
 
 

@@ -216,3 +216,78 @@ def test_an_index_written_before_a_record_gained_a_field_still_opens(tmp_path, m
 
     catalog.replace_file(Document("a.txt", "generic", "t", "", "", "sha", 1), [item], [], source="/a.txt", fingerprint="f", encoding="utf-8")
     assert catalog.items("a.txt") == [item]
+
+
+class GatedEmbedder:
+    """Fast fake vectors, but each call waits until the test opens the gate: a slow model, on demand."""
+
+    name = "gated"
+
+    def __init__(self, delay: float = 0.0) -> None:
+        import threading
+
+        from ingest.embedder import HashEmbedder
+
+        self.delay = delay
+        self.entered, self.gate = threading.Event(), threading.Event()
+        self.batches: list[int] = []
+        self._vectors = HashEmbedder()
+
+    def embed_passages(self, texts):
+        self.entered.set()
+        assert self.gate.wait(60), "the test never opened the gate"
+        time.sleep(self.delay)
+        self.batches.append(len(texts))
+        return self._vectors.embed_passages(texts)
+
+    def embed_query(self, text):
+        return self._vectors.embed_query(text)
+
+
+def use_embedder(monkeypatch, tmp_path, inner):
+    from ingest.embedder import CachedEmbedder
+
+    monkeypatch.setattr("ingest.index.embedder_from_settings", lambda settings: CachedEmbedder(inner, tmp_path / "gated-cache.sqlite"))
+
+
+def test_embedding_runs_outside_the_write_lock(tmp_path, monkeypatch):
+    import fcntl
+    import threading
+
+    from ingest.index import remove_document
+
+    folder = corpus_copy(tmp_path, {CITY, DISTRICT})
+    settings = make_settings(tmp_path / "home", corpus=folder)
+    gated = GatedEmbedder()
+    use_embedder(monkeypatch, tmp_path, gated)
+    reports = []
+    worker = threading.Thread(target=lambda: reports.append(ingest([folder], settings)))
+    worker.start()
+    try:
+        assert gated.entered.wait(60)
+        # While the model works, another writer takes the lock at once (an upload, a delete) ...
+        with open(settings.index_dir / ".write.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError if the ingest held it
+            fcntl.flock(lock, fcntl.LOCK_UN)
+        assert remove_document("no-such-file.txt", settings) is False
+    finally:
+        gated.gate.set()
+        worker.join(120)
+    assert sorted(reports[0].added) == sorted([CITY, DISTRICT])
+    assert_consistent(settings)
+
+
+def test_small_files_are_embedded_in_full_batches_across_files(tmp_path, monkeypatch):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    paragraphs = [p for p in (CORPUS / CITY).read_text(encoding="utf-8").split("\n") if len(p) > 60][:40]
+    for number in range(20):
+        (folder / f"notice-{number:02d}.txt").write_text(f"通知第{number}号\n\n" + "\n\n".join(paragraphs[2 * number : 2 * number + 2]), encoding="utf-8")
+    settings = make_settings(tmp_path / "home", corpus=folder, embed_batch=8)
+    gated = GatedEmbedder(delay=0.1)  # a model slower than parsing, as every real one is
+    gated.gate.set()
+    use_embedder(monkeypatch, tmp_path, gated)
+    report = ingest([folder], settings)
+    assert len(report.added) == 20 and report.embedded == sum(gated.batches)
+    assert max(gated.batches) <= 8 and len(gated.batches) <= report.embedded // 8 + 3  # not one call per file
+    assert_consistent(settings)
