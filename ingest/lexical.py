@@ -5,10 +5,9 @@ each row's key, file and date span. Scores are computed from the counts at query
 updated for one changed file ranks exactly like one rebuilt from scratch; rows stay in key order,
 the order a rebuild produces, so even ties break the same way.
 
-Five indexes are registered (`INDEXES`): BM25 over the chunks, over whole items, over windows of
-two sentences and over whole documents (`Bm25Index`, the retriever's three lexical rankers and its
-document vote), and the character unigrams/bigrams of every item, which give the evidence weights
-their document frequencies (`TermPresence`). Another index over catalog rows is one more `IndexSpec`:
+Four indexes are registered (`INDEXES`): BM25 over the chunks, over whole items and over windows of
+two sentences (`Bm25Index`, the retriever's three lexical rankers), and the character unigrams/bigrams
+of every item, which give the evidence weights their document frequencies (`TermPresence`). Another index over catalog rows (say a document-level BM25) is one more `IndexSpec`:
 a name, a function giving the rows of some files, and an analyzer.
 
 The indexes are derived data. Ingest saves them (atomically, next to the catalog) after it changed
@@ -31,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ingest.catalog import Catalog
-from ingest.records import Chunk, Document, Item
+from ingest.records import Chunk, Item
 from ingest.store import date_to_int, filter_span, needs_day_precision
 from ingest.textutil import normalize_spaces, split_sentences, tokenize
 
@@ -325,26 +324,6 @@ def _catalog_window_rows(catalog: Catalog, files: Sequence[str]) -> list[Lexical
     return rows
 
 
-def _catalog_document_rows(catalog: Catalog, files: Sequence[str]) -> list[LexicalRow]:
-    wanted = set(files)
-    return document_rows([d for d in catalog.documents() if d.file in wanted], catalog.items_of(files))
-
-
-def document_rows(documents: Sequence[Document], items: Sequence[Item]) -> list[LexicalRow]:
-    """One row per document, keyed by its file: its title, then each item's headings and text in reading
-    order (the whole article, for the retriever's document vote; undated: the item rankers filter)."""
-    from rag.evidence import item_context
-
-    by_file: dict[str, list[Item]] = {}
-    for item in sorted(items, key=lambda i: (i.file, i.position)):
-        by_file.setdefault(item.file, []).append(item)
-    titles = {d.file: d.title for d in documents}
-    return [
-        LexicalRow(file, file, "\n".join([titles.get(file, ""), *(f"{item_context(item)}\n{item.text}" for item in members)]))
-        for file, members in by_file.items()
-    ]
-
-
 def window_key(item_id: str, start: int) -> str:
     return f"{item_id}/w{start}"
 
@@ -366,7 +345,6 @@ INDEXES = (
     IndexSpec("item_terms", _catalog_item_rows, gram_codes),
     IndexSpec("items_bm25", _catalog_item_bm25_rows, token_codes),
     IndexSpec("windows_bm25", _catalog_window_rows, token_codes),
-    IndexSpec("documents_bm25", _catalog_document_rows, token_codes),
 )
 
 
@@ -405,10 +383,6 @@ class LexicalSnapshot:
     @cached_property
     def windows(self) -> Bm25Index:
         return Bm25Index(matrix=self.matrices["windows_bm25"])
-
-    @cached_property
-    def documents(self) -> Bm25Index:
-        return Bm25Index(matrix=self.matrices["documents_bm25"])
 
     @cached_property
     def item_terms(self) -> TermPresence:

