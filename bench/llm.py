@@ -1,10 +1,20 @@
-"""Benchmark the bundled local LLM: assembly + verification, loading, prompt and generation speed.
+"""Benchmark the LLM path: the bundled model's speed, and first-text / total latency per generator.
 
-Usage: .venv/bin/python bench/llm.py [--runs 3] [--threads N] [--out bench/results/llm.json]
+Usage: .venv/bin/python bench/llm.py [--set eval/dev_stratified21.jsonl] [--generators extractive,local,hybrid]
+       [--limit N] [--runs 3] [--threads N] [--skip-model]
+       [--overview-generators extractive,local] [--skip-overviews] [--out bench/results/llm.json]
 
-Assembly is measured cold, into a temporary folder (1.1 GB written, then removed). Each run asks a
-different question over the same ~600-token Chinese RAG prompt built from the city work report,
-with llama.cpp's prompt cache off so every run processes the whole prompt.
+1. The model (skipped with --skip-model): assembly + verification, measured cold into a temporary
+   folder (1.1 GB written, then removed); loading; prompt and generation speed over the same
+   ~600-token Chinese RAG prompt, llama.cpp's prompt cache off so every run reads the whole prompt.
+2. The generators: every question of the set through `Assistant.ask_stream` with each generator;
+   first text = the first streamed piece with words in it, total = the verified final answer.
+   Needs an index (`heluo ingest`) under HELUO_HOME.
+3. The month overviews: each bulletin month through `summarize_stream` with each generator: the
+   digest's first text, the total, whether the overview was kept, and whether it repeats itself.
+4. One line per generator: the worst first text, overview and answer wall times. The JSON says the
+   machine's load average before and after (figures measured under load are only an upper bound).
+Run it on a quiet machine: on a shared one the figures are only an upper bound.
 """
 
 from __future__ import annotations
@@ -19,12 +29,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from langchain_core.messages import HumanMessage, SystemMessage
-
-from rag.llm_local import MODEL_FILENAME, LocalChatModel, ensure_assembled_model, parts_installed
-from rag.settings import get_settings
-
 REPO = Path(__file__).resolve().parent.parent
+if sys.path[0] == str(REPO / "bench"):  # run as a script: bench/ingest.py must not shadow the ingest package
+    sys.path[0] = str(REPO)
+
+from langchain_core.messages import HumanMessage, SystemMessage  # noqa: E402
+
+from rag.llm_local import MODEL_FILENAME, LocalChatModel, default_threads, ensure_assembled_model, parts_installed  # noqa: E402
+from rag.settings import Settings, get_settings  # noqa: E402
+
 REPORT = REPO / "data" / "corpus" / "004_3a04fcff32c40ffe.txt"
 SOURCES = 2  # the two paragraphs make a prompt of about 600 Qwen tokens
 
@@ -103,7 +116,130 @@ def _one_run(chat: LocalChatModel, question: str) -> dict:
     }
 
 
+def measure_generators(settings: Settings, set_path: Path, generators: list[str], limit: int | None) -> dict:
+    """Per generator: first-text and total latency (ms) over the eval set, and how often the LLM's answer was kept."""
+    from eval.dataset import load_eval_set
+    from rag.service import Assistant
+
+    questions = load_eval_set(set_path)[:limit]
+    assistant = Assistant(settings)
+    assistant.warm_up()
+    results = {}
+    for name in generators:
+        runs = [_timed(assistant.ask_stream(q.question, llm=name)) | {"id": q.id} for q in questions]
+        results[name] = _latency_summary(runs) | {"runs": runs}
+    return results
+
+
+def measure_overviews(settings: Settings, generators: list[str]) -> dict:
+    """Per generator, each bulletin month summarised: the digest first, then (with an LLM) the overview within its budget."""
+    from rag.bounded import RepetitionGuard
+    from rag.digest import LLM_OVERVIEW_HEADING
+    from rag.service import Assistant
+
+    assistant = Assistant(settings)
+    results: dict = {}
+    for name in generators:
+        results[name] = {}
+        for month in assistant.months():
+            run = _timed(assistant.summarize_stream(month, name))
+            overview = run.pop("text").split(LLM_OVERVIEW_HEADING, 1)
+            run["overview"] = overview[1].strip() if len(overview) == 2 else ""
+            run["repeats_itself"] = bool(run["overview"]) and RepetitionGuard().feed(run["overview"])
+            results[name][month] = run
+    return results
+
+
+def _timed(events) -> dict:
+    from rag.service import Delta, Done
+
+    started = time.perf_counter()
+    first_text = None
+    for event in events:
+        if isinstance(event, Delta) and first_text is None and event.text.strip():
+            first_text = time.perf_counter() - started
+        if isinstance(event, Done):
+            answer = event.answer
+    total = time.perf_counter() - started
+    return {
+        "first_text_ms": round(1000 * (first_text if first_text is not None else total), 1),
+        "total_ms": round(1000 * total, 1),
+        "llm": answer.llm,
+        "refused": answer.refused,
+        "notices": answer.notices,
+        "text": answer.text,
+    }
+
+
+def _latency_summary(runs: list[dict]) -> dict:
+    def percentiles(key: str) -> dict:
+        values = sorted(run[key] for run in runs)
+        return {"p50": _percentile(values, 0.5), "p95": _percentile(values, 0.95), "max": values[-1]}
+
+    for run in runs:
+        run.pop("text")
+    return {
+        "questions": len(runs),
+        "first_text_ms": percentiles("first_text_ms"),
+        "total_ms": percentiles("total_ms"),
+        "answered_by": dict(sorted(_count(run["llm"] for run in runs).items())),
+    }
+
+
+def _percentile(values: list[float], share: float) -> float:
+    return values[min(len(values) - 1, round(share * (len(values) - 1)))]
+
+
+def _count(values) -> dict:
+    counts: dict = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return counts
+
+
 def print_table(results: dict) -> None:
+    print(f"machine: {results['machine']['cpu_count']} cores, load average before {results['machine']['load_average_before']}, after {results['machine']['load_average_after']}")
+    if "model" in results:
+        print_model_table(results["model"])
+    print_overall(results)
+    if results.get("generators"):
+        print("\ngenerator     n    first text p50 / p95 / max (s)   total p50 / p95 / max (s)   answered by")
+        for name, summary in results["generators"].items():
+            first, total = summary["first_text_ms"], summary["total_ms"]
+            print(
+                f"{name:<12} {summary['questions']:>3}    {_s(first['p50'])} / {_s(first['p95'])} / {_s(first['max'])}"
+                f"          {_s(total['p50'])} / {_s(total['p95'])} / {_s(total['max'])}      {summary['answered_by']}"
+            )
+    for name, months in results.get("overviews", {}).items():
+        print(f"\n{name}: month   first text (s)   total (s)   overview kept   repeats itself   notices")
+        for month, run in months.items():
+            kept = "yes" if run["llm"] != "extractive" else "no"
+            print(f"{' ' * len(name)}  {month} {_s(run['first_text_ms']):>10}   {_s(run['total_ms']):>9}   {kept:>13}   {str(run['repeats_itself']):>14}   {'；'.join(run['notices'])}")
+            for line in run["overview"].splitlines():
+                print(f"{' ' * len(name)}    {line}")
+
+
+def print_overall(results: dict) -> None:
+    """One line per generator against the targets (quiet 2-core machine): first text < 3 s, overview < 20 s, any answer < 30 s."""
+    names = list(dict.fromkeys([*results.get("generators", {}), *results.get("overviews", {})]))
+    if not names:
+        return
+    print("\nwall time (s)  first text max (answers / summaries)   overview max   answer max")
+    for name in names:
+        answers = results.get("generators", {}).get(name)
+        months = results.get("overviews", {}).get(name, {}).values()
+        first_answers = _s(answers["first_text_ms"]["max"]) if answers else "-"
+        first_months = _s(max(run["first_text_ms"] for run in months)) if months else "-"
+        overview = _s(max(run["total_ms"] for run in months)) if months else "-"
+        answer = _s(answers["total_ms"]["max"]) if answers else "-"
+        print(f"{name:<12}   {first_answers:>6} / {first_months:<6}{'':>26}{overview:>6}   {answer:>10}")
+
+
+def _s(ms: float) -> str:
+    return f"{ms / 1000:.1f}"
+
+
+def print_model_table(results: dict) -> None:
     rows = [
         ("model", results["model"]),
         ("threads", results["threads"]),
@@ -130,10 +266,30 @@ def _seconds(value: float | None) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=get_settings().local_threads)
+    parser.add_argument("--threads", type=int, default=get_settings().local_threads or default_threads())
+    parser.add_argument("--set", dest="set_path", type=Path, default=REPO / "eval" / "dev_stratified21.jsonl")
+    parser.add_argument("--generators", default="extractive,local,hybrid", help="comma-separated; empty to skip")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N questions of the set")
+    parser.add_argument("--skip-model", action="store_true", help="skip the model speed part")
+    parser.add_argument("--overview-generators", default=None, help="comma-separated; default: --generators")
+    parser.add_argument("--skip-overviews", action="store_true")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "llm.json")
     args = parser.parse_args(argv)
-    results = measure(args.runs, args.threads)
+    settings = get_settings()
+    results: dict = {
+        "machine": {"cpu_count": os.cpu_count(), "load_average_before": [round(load, 2) for load in os.getloadavg()]},
+        "settings": {key: getattr(settings, key) for key in ("first_token_timeout", "max_answer_tokens", "answer_seconds", "lead_tokens", "overview_tokens", "overview_seconds", "context_tokens")},
+    }
+    if not args.skip_model:
+        results["model"] = measure(args.runs, args.threads)
+    generators = [name.strip() for name in args.generators.split(",") if name.strip()]
+    if generators:
+        results["set"] = str(args.set_path)
+        results["generators"] = measure_generators(settings, args.set_path, generators, args.limit)
+    overview_generators = generators if args.overview_generators is None else [name.strip() for name in args.overview_generators.split(",") if name.strip()]
+    if overview_generators and not args.skip_overviews:
+        results["overviews"] = measure_overviews(settings, overview_generators)
+    results["machine"]["load_average_after"] = [round(load, 2) for load in os.getloadavg()]
     print_table(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

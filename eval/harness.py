@@ -34,7 +34,7 @@ from rag.settings import Settings
 
 K = 5
 SYSTEMS = ("heluo", "naive", "bm25")
-GENERATORS = ("extractive", "local", "openai")
+GENERATORS = ("extractive", "local", "openai", "hybrid")
 # An answerable question scoring below this key-fact recall is listed as a failure in the report.
 FAILURE_KEY_FACT_RECALL = 0.5
 OVERALL = "all"

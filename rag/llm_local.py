@@ -8,6 +8,7 @@ process (loading takes seconds) and generation is serialised by a lock, so UI th
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib
 import importlib.util
@@ -17,6 +18,7 @@ import queue
 import secrets
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +37,7 @@ from langchain_core.messages import (
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
-from rag.llms import LlmUnavailable
+from rag.llms import LlmBusy, LlmTimeout, LlmUnavailable
 from rag.settings import Settings
 
 MODEL_FILENAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
@@ -197,6 +199,10 @@ class _LoadedModel:
 
 
 _loaded: dict[tuple[str, int, int], _LoadedModel] = {}
+# llama.cpp reads the prompt in batches of this many tokens and reports progress after each: a
+# closed stream stops at the next report, so a batch must take about a second at most (2 cores
+# read 70-90 tokens/s). Measured here: cancelled during the prompt, the next request started at once.
+_PROMPT_BATCH = 64
 _loading_lock = threading.Lock()
 
 
@@ -218,6 +224,7 @@ def _start_server(model_path: str, n_ctx: int, threads: int) -> Any:
     params.n_parallel = 1
     params.cpuparams.n_threads = threads
     params.cpuparams_batch.n_threads = threads
+    params.n_batch = params.n_ubatch = _PROMPT_BATCH
     params.sampling.temp = 0.0
     params.warmup = False
     params.offline = True
@@ -244,6 +251,9 @@ class LocalChatModel(BaseChatModel):
     max_tokens: int = 512
     temperature: float = 0.0
     cache_prompt: bool = True
+    # Seconds to wait for the first generated text (the prompt is read first) and for the whole answer.
+    first_token_timeout: float = 20.0
+    time_limit: float = 60.0
 
     @property
     def _llm_type(self) -> str:
@@ -266,17 +276,27 @@ class LocalChatModel(BaseChatModel):
         return load_model(self.model_path, self.n_ctx, self.threads)
 
     def _request(self, messages: list[BaseMessage], stop: list[str] | None, stream: bool, **kwargs: Any) -> dict:
+        """An OpenAI-style request for llama.cpp, with its own limits and sampler settings against loops.
+
+        kwargs: max_tokens, temperature and time_limit (seconds) override the model's defaults
+        (first_token_timeout, too, in `_stream`).
+        """
+        time_limit = kwargs.get("time_limit", self.time_limit)
         request: dict[str, Any] = {
             "messages": [_to_chat_message(message) for message in messages],
             "max_tokens": kwargs.get("max_tokens", self.max_tokens),
             "temperature": kwargs.get("temperature", self.temperature),
             "cache_prompt": self.cache_prompt,
             "stream": stream,
+            "t_max_predict_ms": int(time_limit * 1000),
+            **_ANTI_REPETITION,
         }
         if stop:
             request["stop"] = list(stop)
         if stream:
             request["stream_options"] = {"include_usage": True}
+            # Progress events while the prompt is read give the stream a chance to stop there too.
+            request["return_progress"] = True
         return request
 
     def _generate(
@@ -308,10 +328,15 @@ class LocalChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         request = self._request(messages, stop, stream=True, **kwargs)
+        first_text = kwargs.get("first_token_timeout", self.first_token_timeout)
+        limits = _Limits(first_text, request["t_max_predict_ms"] / 1000 + _NATIVE_LIMIT_SLACK)
         finish_reason = None
-        for event in _stream_events(self._loaded(), request):
+        for event in _stream_events(self._loaded(), request, limits):
             _raise_on_error(event)
-            if event.get("choices"):
+            if event.get("prompt_progress"):
+                # No text yet, but a chance for the consumer to stop while the prompt is read.
+                yield ChatGenerationChunk(message=AIMessageChunk(content=""))
+            elif event.get("choices"):
                 choice = event["choices"][0]
                 finish_reason = choice.get("finish_reason") or finish_reason
                 text = (choice.get("delta") or {}).get("content")
@@ -333,17 +358,54 @@ class LocalChatModel(BaseChatModel):
                 )
 
 
+# Sampler settings against loops: a mild repeat penalty over the recent tokens, and llama.cpp's DRY
+# sampler, which penalises extending a sequence that already occurred ("重要会议、重要会议、…").
+_ANTI_REPETITION = {"repeat_penalty": 1.1, "repeat_last_n": 128, "dry_multiplier": 0.8, "dry_base": 1.75, "dry_allowed_length": 3}
+# llama.cpp enforces t_max_predict_ms itself; the stream waits this much longer before giving up on it.
+_NATIVE_LIMIT_SLACK = 5.0
 _END = object()
 
 
-def _stream_events(loaded: _LoadedModel, request: dict) -> Iterator[dict]:
-    """Turn xllamacpp's blocking callback API into an iterator.
+@dataclass(frozen=True)
+class _Limits:
+    first_text: float  # seconds from the request to the first generated text
+    total: float  # seconds from the request to the end
+
+
+# Generations whose worker thread may still be inside llama.cpp: (worker, its cancel flag).
+_live: set[tuple[threading.Thread, threading.Event]] = set()
+_live_lock = threading.Lock()
+# At exit, how long to wait for them: one prompt batch, on a very busy machine.
+_EXIT_WAIT_SECONDS = 60.0
+
+
+@atexit.register
+def _stop_live_generations() -> None:
+    """Stop the generations still running and wait for them before the interpreter goes.
+
+    A daemon thread killed inside llama.cpp at exit aborts the whole process ("FATAL: exception
+    not rethrown", exit 134), e.g. `heluo ask` after its answer fell back on a timeout.
+    """
+    with _live_lock:
+        live = list(_live)
+    for _, cancelled in live:
+        cancelled.set()
+    deadline = time.monotonic() + _EXIT_WAIT_SECONDS
+    for worker, _ in live:
+        worker.join(max(0.0, deadline - time.monotonic()))
+
+
+def _stream_events(loaded: _LoadedModel, request: dict, limits: _Limits) -> Iterator[dict]:
+    """Turn xllamacpp's blocking callback API into an iterator that stops generating when left.
 
     Generation runs in a worker thread that holds the model lock; events reach the caller through a
-    queue. When the caller stops iterating, the callback tells llama.cpp to stop generating.
+    queue. llama.cpp calls back for every token and, with `return_progress`, for every batch of
+    the prompt it reads; when the caller stops iterating (closes the stream, or a timeout hits), the
+    next callback tells llama.cpp to stop, and the lock is free for the next request.
     """
     events: queue.Queue = queue.Queue()
     cancelled = threading.Event()
+    started = threading.Event()  # the worker holds the model
 
     def on_event(event: dict) -> bool:
         events.put(event)
@@ -352,22 +414,45 @@ def _stream_events(loaded: _LoadedModel, request: dict) -> Iterator[dict]:
     def generate() -> None:
         try:
             with loaded.lock:
+                started.set()
                 if not cancelled.is_set():
                     loaded.server.handle_chat_completions(request, on_event)
         except BaseException as exc:  # handed to the consumer thread, which re-raises it
             events.put(exc)
         finally:
             events.put(_END)
+            with _live_lock:
+                _live.discard(entry)
 
+    begun = time.monotonic()
     worker = threading.Thread(target=generate, name="heluo-local-llm", daemon=True)
+    entry = (worker, cancelled)
+    with _live_lock:
+        _live.add(entry)
     worker.start()
+    texted = False
     try:
-        while (event := events.get()) is not _END:
+        while True:
+            limit = limits.total if texted else min(limits.first_text, limits.total)
+            try:
+                event = events.get(timeout=max(0.0, begun + limit - time.monotonic()))
+            except queue.Empty:
+                if not started.is_set():
+                    raise LlmBusy(f"本地模型忙于其他回答，{limit:.0f} 秒内未能开始") from None
+                raise LlmTimeout(f"本地模型 {limit:.0f} 秒内没有{'写完' if texted else '开始作答'}") from None
+            if event is _END:
+                return
             if isinstance(event, BaseException):
                 raise event
+            texted = texted or _has_text(event)
             yield event
     finally:
         cancelled.set()
+
+
+def _has_text(event: dict) -> bool:
+    choices = event.get("choices") or [{}]
+    return bool((choices[0].get("delta") or {}).get("content"))
 
 
 def _to_chat_message(message: BaseMessage) -> dict[str, str]:
@@ -426,12 +511,25 @@ def _response_metadata(result: dict, finish_reason: str | None) -> dict[str, Any
     }
 
 
+def default_threads() -> int:
+    """Every core on a machine with room to spare; one thread when the machine is already busy.
+
+    llama.cpp's threads meet at a barrier after every step: when other processes keep the cores
+    busy, two threads wait on each other's time slices. Measured on 2 cores at load ~10: one thread
+    generated 1.4 tokens/s, two 0.25-0.33 (prompt 5.3-5.9 vs 3.5-4.7 tokens/s).
+    """
+    cores = os.cpu_count() or 1
+    return 1 if os.getloadavg()[0] >= cores else cores
+
+
 def make_local_chat(settings: Settings) -> LocalChatModel:
     """The local chat model configured from settings (assembles the model file on first use)."""
-    threads = settings.local_threads if settings.local_threads > 0 else (os.cpu_count() or 2)
+    threads = settings.local_threads if settings.local_threads > 0 else default_threads()
     return LocalChatModel(
         model_path=str(ensure_local_model(settings)),
         n_ctx=settings.local_ctx,
         threads=threads,
         max_tokens=settings.max_answer_tokens,
+        first_token_timeout=settings.first_token_timeout,
+        time_limit=settings.answer_seconds,
     )

@@ -19,6 +19,7 @@ NOT_CONFIGURED = (
 
 # Local servers (Ollama, vLLM, llama.cpp) ignore the key, but the client refuses to start without one.
 _PLACEHOLDER_KEY = "not-needed"
+_CONNECT_SECONDS = 5.0
 
 
 def openai_configured(settings: Settings) -> bool:
@@ -30,19 +31,22 @@ def openai_configured(settings: Settings) -> bool:
 def make_openai_chat(settings: Settings) -> ChatOpenAI:
     """A streaming chat model for the configured endpoint.
 
-    One retry only: when the server is down the chain should fall back to extractive answers in
-    seconds, not after the client's default backoff.
+    No retries, and a read timeout of `first_token_timeout`: a server that is down, hung or slow to
+    start answering costs one timeout before the answer falls back, not the client's default
+    backoff over several attempts.
     """
     if not openai_configured(settings):
         raise LlmUnavailable(NOT_CONFIGURED)
+    import httpx
     from langchain_openai import ChatOpenAI  # about a second to import: only when it is used
 
+    wait = settings.first_token_timeout
     return ChatOpenAI(
         model=settings.openai_model.strip(),
         base_url=settings.openai_base_url.strip() or None,
         api_key=settings.openai_api_key.strip() or _PLACEHOLDER_KEY,
-        timeout=settings.openai_timeout,
-        max_retries=1,
+        timeout=httpx.Timeout(wait, connect=min(wait, _CONNECT_SECONDS)),
+        max_retries=0,
         streaming=True,
         temperature=0.0,
         max_tokens=settings.max_answer_tokens,

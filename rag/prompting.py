@@ -33,6 +33,30 @@ ANSWER_PROMPT = ChatPromptTemplate.from_messages([("system", SYSTEM_PROMPT), ("h
     refusal=REFUSAL
 )
 
+# One sentence over the sentences an extractive answer quoted: the list stays complete and cited,
+# the model only says what it adds up to (the hybrid generator, and list questions).
+LEAD_PROMPT = ChatPromptTemplate.from_messages(
+    [
+        ("system", SYSTEM_PROMPT),
+        (
+            "human",
+            """资料：
+{sources}
+
+问题：{question}
+请只用一句话直接回答问题，概括上面的资料，不要逐条罗列；句末用 [1]、[2] 这样的编号标注依据的资料。
+回答：""",
+        ),
+    ]
+).partial(refusal=REFUSAL)
+
+SUMMARY_OVERVIEW_PROMPT = """下面是{label}洛阳政务信息中的{count}条要闻，每条前面的 [编号] 是资料编号：
+
+{outline}
+
+请用3句话概括{label}洛阳最重要的工作：每句话写一两件具体的事，句末用 [编号] 标注依据；不要分条列举，不要写评价和空话，数字和日期与资料一致。
+概述："""
+
 
 def source_label(item: Item) -> str:
     when = item.date or ""
@@ -44,16 +68,24 @@ def source_label(item: Item) -> str:
 
 def pack_sources(hits: Sequence[Hit], budget_tokens: int, per_source_tokens: int = 450) -> list[tuple[int, Item, str]]:
     """Numbered (n, item, excerpt) triples that fit the budget: whole items when short, else the best chunk."""
-    packed: list[tuple[int, Item, str]] = []
+    excerpts = [
+        (n, hit.item, hit.item.text if count_tokens(hit.item.text) <= per_source_tokens else hit.chunk_text.split("\n", 1)[-1])
+        for n, hit in enumerate(hits, start=1)
+    ]
+    return fit_sources(excerpts, budget_tokens)
+
+
+def fit_sources(packed: Sequence[tuple[int, Item, str]], budget_tokens: int) -> list[tuple[int, Item, str]]:
+    """The first sources whose excerpts fit the prompt budget (always at least one)."""
+    kept: list[tuple[int, Item, str]] = []
     used = 0
-    for hit in hits:
-        excerpt = hit.item.text if count_tokens(hit.item.text) <= per_source_tokens else hit.chunk_text.split("\n", 1)[-1]
-        cost = count_tokens(excerpt) + 30
-        if packed and used + cost > budget_tokens:
+    for source in packed:
+        cost = count_tokens(source[2]) + 30
+        if kept and used + cost > budget_tokens:
             break
-        packed.append((len(packed) + 1, hit.item, excerpt))
+        kept.append(source)
         used += cost
-    return packed
+    return kept
 
 
 # A document cannot close its own fence: a "<资料" or "</资料" in its text loses its "<".

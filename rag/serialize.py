@@ -46,6 +46,7 @@ def answer_to_dict(answer: Answer) -> dict[str, Any]:
         "timings_ms": answer.timings_ms,
         "unsupported": answer.unsupported,
         "fidelity": round(answer.fidelity, 4),
+        "completeness": None if answer.completeness is None else round(answer.completeness, 4),
         "notices": answer.notices,
         "period": answer.query.period_label if answer.query else "",
         "intent": answer.query.intent if answer.query else "",

@@ -7,6 +7,7 @@ The CLI, the web UI and the evaluation harness all call `Assistant.ask_stream` /
 from __future__ import annotations
 
 import calendar
+import logging
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -16,15 +17,19 @@ from ingest.index import Index
 from ingest.records import Document, Item
 from ingest.textutil import normalize_spaces
 from ingest.untrusted import without_flagged
-from rag.digest import build_digest, month_label, outline_for_overview, render_digest
+from rag.bounded import STOP_WORDS, BoundedStream, Budget, StopReason
+from rag.digest import LLM_OVERVIEW_HEADING, build_digest, month_label, outline_for_overview, render_digest
 from rag.evidence import Evidence, QuestionTerms, assess, read_question
 from rag.extractive import candidate_sentences, extractive_answer
-from rag.prompting import ANSWER_PROMPT, REFUSAL, format_sources, pack_sources
+from rag.prompting import ANSWER_PROMPT, LEAD_PROMPT, REFUSAL, SUMMARY_OVERVIEW_PROMPT, fit_sources, format_sources, pack_sources
 from rag.query import Catalog, parse_query
-from rag.records import Answer, Hit, Query
+from rag.records import Answer, Citation, Hit, Query
 from rag.retrieve import Retriever
 from rag.settings import Settings, get_settings
-from rag.verify import verify_answer
+from rag.streaming import SentenceStream
+from rag.verify import Verification, Verifier
+
+log = logging.getLogger(__name__)
 
 # An item answers when its best window covers this weighted share of the question's terms.
 MIN_EVIDENCE = 0.5
@@ -49,20 +54,28 @@ _LIST_K = 10
 _EVIDENCE_POOL = 20
 _ISO_MONTH = re.compile(r"^\d{4}-\d{2}")
 _EXTRACTIVE_SOURCES = 3
-
-SUMMARY_OVERVIEW_PROMPT = """下面是{label}洛阳政务信息的分栏目标题，每条前面的 [编号] 是资料编号。
-请用3到5句话写一段概述，突出本月最重要的工作。每句话末尾用 [1]、[2] 这样的编号标注依据，只能使用这些标题中的内容，数字和日期必须与标题一致。
-
-{digest}
-
-概述："""
+# The overview reads this many of the month's key items: what the 1.5B model sums up in time
+# (~350 prompt tokens, ~70-120 written; with 12 titles and section headings it wrote lists to the token limit).
+_OVERVIEW_ITEMS = 8
+# The overview and a lead are asked for 3 and 1 sentences; a small model writes on: stop it there.
+_OVERVIEW_SENTENCES = 3
+_LEAD_SENTENCES = 2
+# A model that says the same sentence this often is looping: stop it.
+_MAX_REPEATED_SENTENCES = 2
 
 
 @dataclass(frozen=True)
 class Delta:
-    """A piece of streamed answer text."""
+    """A piece of streamed answer text, already verified sentence by sentence.
+
+    citations: the verified citations of the sentence(s) this piece carries, so a UI can link their
+    [n] at once (the final answer's citations may add quotes from later sentences). An empty text
+    is a heartbeat while the local model reads its prompt: the moment to close the stream if the
+    user has gone.
+    """
 
     text: str
+    citations: tuple[Citation, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,6 +96,15 @@ class _Corpus:
     documents: list[Document]
     by_file: dict[str, Document]
     catalog: Catalog
+
+
+@dataclass(frozen=True)
+class _Written:
+    """What an LLM wrote (verified, as shown), how it ended, and what went wrong ("" if nothing)."""
+
+    text: str
+    stop_reason: StopReason
+    failure: str
 
 
 class Assistant:
@@ -128,10 +150,14 @@ class Assistant:
 
     def warm_up(self) -> None:
         """Load what the first question would otherwise wait for: the index maps, and the local LLM."""
+        from rag.llms import chat_backend
+
         self.retriever.warm_up()
-        if self._resolve(None) == "local":
-            model = self._chat_model("local")
-            getattr(model, "load", lambda: None)()
+        if chat_backend(self._resolve(None), self.settings) == "local":
+            try:
+                getattr(self._chat_model("local"), "load", lambda: None)()
+            except Exception as error:  # each answer will fall back and say so; the server starts anyway
+                log.warning("本地模型加载失败，回答将改用抽取式：%s", error)
 
     def months(self) -> list[str]:
         return list(self.catalog.bulletin_months)
@@ -246,54 +272,167 @@ class Assistant:
     def _evidence(self, terms: QuestionTerms, item: Item, dated: bool) -> Evidence:
         return assess(terms, item, candidate_sentences(item), self._documents_by_file.get(item.file), dated)
 
+    # -- generation ----------------------------------------------------------------------------
     def _generate(self, query: Query, hits: list[Hit], name: str) -> Iterator[Event]:
-        notices = list(query.notes)
-        if name != "extractive":
-            packed = pack_sources(hits, self.settings.context_tokens)
-            try:
-                text = ""
-                prompt = ANSWER_PROMPT.invoke({"sources": format_sources(packed), "question": query.text})
-                for piece in self._stream_chat(name, prompt):
-                    text += piece
-                    yield Delta(piece)
-            except Exception as error:  # the server went away mid-answer, or was never there
-                from rag.llms import is_connection_error
+        """Stream the answer from the hits that answer the question; return it verified.
 
-                if not is_connection_error(error):
-                    raise
-                notices.append(f"LLM（{name}）无法连接，已改用抽取式回答：{type(error).__name__}")
-                yield Delta("\n\n[LLM 无法连接，改用抽取式回答]\n\n")
-            else:
-                answer = self._verified(query, text, [(n, item) for n, item, _ in packed], name, notices)
-                # An answer that repeats a source's injected instructions shows the model obeyed them.
-                obeyed = any(check.echoes_flagged for check in answer.checks)
-                if not answer.refused and answer.fidelity >= MIN_LLM_FIDELITY and not obeyed:
-                    return answer
-                # Retrieval found items that answer the question, so a small model's refusal, or an
-                # answer most of whose sentences the sources do not support, is not the last word:
-                # show what the sources say, and say why.
-                reason = "未能作答" if answer.refused else f"的回答多数句子无法核实（忠实度 {answer.fidelity:.2f}）"
-                if obeyed:
-                    reason = "的回答复述了资料中疑似注入的指令"
-                notices.append(f"LLM（{name}）{reason}，以下为资料原文摘录")
-                yield Delta(f"\n\n[LLM {reason}，以下为资料原文摘录]\n\n")
+        extractive: the sources' own sentences. hybrid: those at once, then an LLM's one-sentence
+        lead after them. local/openai: the LLM's answer, except for list questions, where the LLM
+        writes the lead and the extractive list of every item found follows. Any LLM failure falls
+        back to the extractive answer with a notice.
+        """
+        notices = list(query.notes)
+        if name == "extractive":
+            answer = yield from self._extractive(query, hits, notices)
+        elif name == "hybrid" or query.intent == "list":
+            answer = yield from self._led(query, hits, name, notices, lead_first=name != "hybrid")
+        else:
+            answer = yield from self._llm_answer(query, hits, name, notices)
+        answer.completeness = _completeness(answer, [hit.item for hit in hits])
+        return answer
+
+    def _extractive(self, query: Query, hits: list[Hit], notices: list[str]) -> Iterator[Event]:
+        sources, text = self._extractive_text(query, hits)
+        verifier = self._verifier(sources)
+        yield _delta(verifier.add(text))
+        return self._answer(query, verifier.result(), "extractive", notices)
+
+    def _extractive_text(self, query: Query, hits: list[Hit]) -> tuple[list[tuple[int, Item]], str]:
         # An item all of whose text ingest flagged as instructions has nothing to quote.
         hits = [hit for hit in hits if without_flagged(hit.item.text, hit.item.flagged).strip()]
-        sources = [(n, hit.item) for n, hit in enumerate(hits[: max(_EXTRACTIVE_SOURCES, len(query.sub_questions) * 2)], start=1)]
-        if query.intent == "list":
-            sources = [(n, hit.item) for n, hit in enumerate(hits, start=1)]
-        text = extractive_answer(query.text, sources, query.intent, [part.text for part in query.sub_questions], self.retriever.term_weights)
-        yield Delta(text)
-        return self._verified(query, text, sources, "extractive", notices)
+        chosen = hits if query.intent == "list" else hits[: max(_EXTRACTIVE_SOURCES, len(query.sub_questions) * 2)]
+        sources = [(n, hit.item) for n, hit in enumerate(chosen, start=1)]
+        return sources, extractive_answer(query.text, sources, query.intent, [part.text for part in query.sub_questions], self.retriever.term_weights)
 
-    def _verified(self, query: Query, text: str, sources: list[tuple[int, Item]], name: str, notices: list[str]) -> Answer:
-        refused = not text.strip() or text.strip().rstrip("。.") == REFUSAL.rstrip("。")
-        if refused:
+    def _llm_answer(self, query: Query, hits: list[Hit], name: str, notices: list[str]) -> Iterator[Event]:
+        from rag.llms import chat_backend
+
+        local = chat_backend(name, self.settings) == "local"
+        packed = pack_sources(hits, self.settings.local_context_tokens if local else self.settings.context_tokens)
+        verifier = self._verifier([(n, item) for n, item, _ in packed])
+        prompt = ANSWER_PROMPT.invoke({"sources": format_sources(packed), "question": query.text})
+        written = yield from self._write(name, prompt, verifier, self._budget("answer"))
+        if written.failure:
+            return (yield from self._fall_back(query, hits, notices, f"{self._llm_label(name)}{written.failure}，已改用抽取式回答"))
+        answer = self._answer(query, verifier.result(), name, notices)
+        # An answer that repeats a source's injected instructions shows the model obeyed them.
+        obeyed = any(check.echoes_flagged for check in answer.checks)
+        if not answer.refused and answer.fidelity >= MIN_LLM_FIDELITY and not obeyed:
+            if written.stop_reason:
+                notices.append(f"{self._llm_label(name)}{STOP_WORDS[written.stop_reason]}，回答到此为止")
+            return answer
+        # Retrieval found items that answer the question, so a small model's refusal, or an answer
+        # most of whose sentences the sources do not support, is not the last word: show what the
+        # sources say, and say why.
+        reason = "未能作答" if answer.refused else f"的回答多数句子无法核实（忠实度 {answer.fidelity:.2f}）"
+        if obeyed:
+            reason = "的回答复述了资料中疑似注入的指令"
+        return (yield from self._fall_back(query, hits, notices, f"{self._llm_label(name)}{reason}，以下为资料原文摘录"))
+
+    def _led(self, query: Query, hits: list[Hit], name: str, notices: list[str], lead_first: bool) -> Iterator[Event]:
+        """The extractive answer with an LLM's one-sentence lead: before it, or (hybrid) after it, so it shows at once.
+
+        The lead is written from the sentences the extractive answer quotes. A lead that fails,
+        or that its sources do not support, is left out with a notice: the quotes stand alone.
+        """
+        from rag.llms import chat_backend
+
+        sources, text = self._extractive_text(query, hits)
+        excerpts = _quoted_by_source(text)
+        # A month's list may quote 30 items: the lead reads those that fit the prompt budget.
+        budget = self.settings.local_context_tokens if chat_backend(name, self.settings) == "local" else self.settings.context_tokens
+        packed = fit_sources([(n, item, excerpts[n]) for n, item in sources if n in excerpts], budget)
+        prompt = LEAD_PROMPT.invoke({"sources": format_sources(packed), "question": query.text})
+        verifier = self._verifier(sources)
+        if not lead_first:
+            yield _delta(verifier.add(text))
+        mark = verifier.mark()
+        if not lead_first:
+            yield _delta(verifier.add("\n\n概括：\n"))
+        before = len(verifier.checks)
+        written = yield from self._write(name, prompt, verifier, self._budget("lead"), max_sentences=_LEAD_SENTENCES)
+        lead = verifier.checks[before:]
+        problem = written.failure or ("没有给出概括" if not lead else "" if all(c.supported for c in lead) else "的概括无法核实")
+        if problem:
+            verifier.rollback(mark)
+            notices.append(f"{self._llm_label(name)}{problem}，只给出资料原文摘录")
+        if lead_first:
+            if problem and written.text:
+                yield Delta("\n\n")  # after what was shown of the lead the final answer leaves out
+            yield _delta(verifier.add(text if problem else "\n\n" + text))
+        return self._answer(query, verifier.result(), "extractive" if problem else name, notices)
+
+    def _fall_back(self, query: Query, hits: list[Hit], notices: list[str], notice: str) -> Iterator[Event]:
+        notices.append(notice)
+        yield Delta(f"\n\n[{notice}]\n\n")
+        return (yield from self._extractive(query, hits, notices))
+
+    def _write(self, name: str, prompt, verifier: Verifier, budget: Budget, max_sentences: int | None = None) -> Iterator[Event]:
+        """Stream an LLM's text within a budget, each sentence shown once verified; never raises for the LLM's failures.
+
+        max_sentences: the model is stopped, as if it had ended, once it has written this many.
+        Closing the event stream closes the model's stream (an HTTP response, or llama.cpp's
+        generation, which stops at its next token or prompt batch).
+        """
+        from rag.llms import EmptyAnswer, chat_backend, describe_failure
+
+        sentences = SentenceStream(verifier)
+        bounded: BoundedStream | None = None
+        pieces: Iterator[str] | None = None
+        yield Delta("")  # the model is starting (the first time, loading): a consumer may close the stream here
+        try:
+            model = self._chat_model(chat_backend(name, self.settings))
+            bounded = BoundedStream(_limited(model, budget).stream(prompt), budget)
+            pieces = iter(bounded)
+            for piece in pieces:
+                checked = sentences.feed(piece)
+                if checked is not None:
+                    yield _delta(checked)
+                elif not piece:
+                    yield Delta("")  # the model is reading the prompt: a consumer may close the stream here
+                if sentences.repeats >= _MAX_REPEATED_SENTENCES or (max_sentences and sentences.shown >= max_sentences):
+                    break
+            stop: StopReason = bounded.stop_reason or ("repetition" if sentences.repeats >= _MAX_REPEATED_SENTENCES else "")
+            enough = bool(max_sentences and sentences.shown >= max_sentences)
+            rest = sentences.finish(complete=not stop and not enough)
+            if rest is not None:
+                yield _delta(rest)
+            if not sentences.text.strip():
+                if stop:  # cut off before its first complete sentence
+                    return _Written("", stop, STOP_WORDS[stop])
+                raise EmptyAnswer("the model wrote nothing")
+        except Exception as error:  # whatever the model or its server did, the answer goes on without it
+            log.info("LLM %s failed", name, exc_info=True)
+            return _Written(sentences.text, "", describe_failure(error))
+        finally:
+            if pieces is not None:
+                pieces.close()
+        return _Written(sentences.text, stop, "")
+
+    def _budget(self, kind: str) -> Budget:
+        s = self.settings
+        tokens, seconds = {
+            "answer": (s.max_answer_tokens, s.answer_seconds),
+            "lead": (s.lead_tokens, s.answer_seconds),
+            "overview": (s.overview_tokens, s.overview_seconds),
+        }[kind]
+        return Budget(tokens, seconds, s.first_token_timeout)
+
+    def _llm_label(self, name: str) -> str:
+        from rag.llms import chat_backend, llm_label
+
+        return llm_label(chat_backend(name, self.settings))
+
+    def _verifier(self, sources: Sequence[tuple[int, Item]]) -> Verifier:
+        return Verifier(sources, documents={file: d.title for file, d in self._documents_by_file.items()})
+
+    def _answer(self, query: Query, verification: Verification, name: str, notices: list[str]) -> Answer:
+        text = verification.text
+        if not text.strip() or text.strip().rstrip("。.") == REFUSAL.rstrip("。"):
             return Answer(query.original, REFUSAL, True, name, query=query, notices=notices)
-        verification = verify_answer(text, sources)
         return Answer(
             query.original,
-            verification.text,
+            text,
             False,
             name,
             citations=verification.citations,
@@ -305,15 +444,15 @@ class Assistant:
 
     def _understand(self, question: str, history: Sequence[tuple[str, str]], name: str) -> Query:
         """Rules rewrite follow-ups; a configured remote LLM rewrites them better (the local one is too slow)."""
-        if history and name == "openai":
-            from rag.llms import is_connection_error
+        from rag.llms import chat_backend
+
+        if history and chat_backend(name, self.settings) == "openai":
             from rag.query import rewrite_with_llm
 
             try:
-                standalone = rewrite_with_llm(question, history, self._chat_model(name))
-            except Exception as error:
-                if not is_connection_error(error):
-                    raise
+                standalone = rewrite_with_llm(question, history, self._chat_model("openai"))
+            except Exception:  # any LLM failure: the rules below rewrite the follow-up instead
+                log.info("rewriting the follow-up with the LLM failed", exc_info=True)
             else:
                 query = parse_query(standalone, self.catalog)
                 note = f"结合上文，问题理解为：“{standalone}”。" if standalone != question else ""
@@ -325,6 +464,11 @@ class Assistant:
         return _final(self.summarize_stream(month, llm))
 
     def summarize_stream(self, month: str, llm: str | None = None, question: str | None = None, started: float | None = None) -> Iterator[Event]:
+        """The month's digest at once (no LLM needed), then, with an LLM, a short verified overview.
+
+        The overview never sinks the summary: if it fails, repeats itself or cannot be verified, the
+        digest is the answer, with a notice.
+        """
         started = started or time.perf_counter()
         name = self._resolve(llm)
         label = month_label(_check_month(month))
@@ -336,26 +480,31 @@ class Assistant:
         items = [item for d in self._documents if d.kind == "bulletin" and d.period == month for item in self.index.catalog.items(d.file)]
         digest = build_digest(month, items)
         digest_text, numbered = render_digest(digest)
+        verifier = self._verifier([(n, bullet.item) for n, bullet in numbered])
         retrieve_ms = _ms(started)
-        yield Delta(digest_text)
-        sources = [(n, bullet.item) for n, bullet in numbered]
-        text, notices = digest_text, []
+        yield _delta(verifier.add(digest_text))
+        notices: list[str] = []
+        answered_by = "extractive"
         if name != "extractive":
-            overview = ""
-            try:
-                yield Delta("\n### 概述\n")
-                for piece in self._stream_chat(name, SUMMARY_OVERVIEW_PROMPT.format(label=label, digest=outline_for_overview(digest, numbered, self.settings.context_tokens))):
-                    overview += piece
-                    yield Delta(piece)
-                text = f"{digest_text}\n### 概述\n{overview.strip()}\n"
-            except Exception as error:
-                from rag.llms import is_connection_error
-
-                if not is_connection_error(error):
-                    raise
-                notices.append(f"LLM（{name}）无法连接，只给出摘要：{type(error).__name__}")
+            mark = verifier.mark()
+            yield _delta(verifier.add(f"\n{LLM_OVERVIEW_HEADING}\n"))
+            outline = outline_for_overview(digest, numbered, _OVERVIEW_ITEMS)
+            prompt = SUMMARY_OVERVIEW_PROMPT.format(label=label, count=outline.count("\n") + 1, outline=outline)
+            overview_from = len(verifier.checks)
+            written = yield from self._write(name, prompt, verifier, self._budget("overview"), max_sentences=_OVERVIEW_SENTENCES)
+            overview_checks = verifier.checks[overview_from:]
+            supported = sum(check.supported for check in overview_checks)
+            if written.failure or not supported:
+                verifier.rollback(mark)
+                why = written.failure or "的概述无法核实"
+                notices.append(f"{self._llm_label(name)}{why}，只给出摘要")
+            else:
+                answered_by = name
+                if written.stop_reason:
+                    notices.append(f"概述{STOP_WORDS[written.stop_reason]}，到此为止")
         query = Query(text=question, original=question, intent="month_summary", months=(month,), period_label=label)
-        answer = self._verified(query, text, sources, name, notices)
+        answer = self._answer(query, verifier.result(), answered_by, notices)
+        answer.completeness = _completeness(answer, items)
         answer.timings_ms = {"retrieve": retrieve_ms, "generate": _ms(started) - retrieve_ms, "total": _ms(started)}
         yield Done(answer)
 
@@ -379,12 +528,6 @@ class Assistant:
 
             self._chat_models[name] = get_chat_model(name, self.settings)
         return self._chat_models[name]
-
-    def _stream_chat(self, name: str, prompt) -> Iterator[str]:
-        """Stream text from the named chat model for a prompt (a string or a rendered PromptValue)."""
-        from langchain_core.output_parsers import StrOutputParser
-
-        yield from (self._chat_model(name) | StrOutputParser()).stream(prompt)
 
     def _uncovered_period(self, query: Query) -> str | None:
         """A question naming months (or days) none of which any document covers is refused as such;
@@ -427,6 +570,38 @@ class Assistant:
         answer.timings_ms = {"retrieve": retrieve_ms, "generate": 0.0, "total": _ms(started)}
         yield Delta(answer.text)
         yield Done(answer)
+
+
+def _delta(checked: Verification) -> Delta:
+    return Delta(checked.text, tuple(checked.citations))
+
+
+def _limited(model, budget: Budget):
+    """The model with the budget's token limit (and, for the local model, its time limit) bound to each call."""
+    limits: dict = {"max_tokens": budget.tokens}
+    if hasattr(model, "time_limit"):  # the endpoint's client has its timeouts already
+        limits.update(time_limit=budget.seconds, first_token_timeout=budget.first_text_seconds)
+    return model.bind(**limits)
+
+
+def _quoted_by_source(text: str) -> dict[int, str]:
+    """Source number -> what an extractive answer quotes from it (its lines, markers and bullets removed)."""
+    from rag.verify import CITATION_RE, parse_citations
+
+    quoted: dict[int, list[str]] = {}
+    for line in text.splitlines():
+        for n in parse_citations(line):
+            quoted.setdefault(n, []).append(CITATION_RE.sub("", line).lstrip("-• ").strip())
+    return {n: "".join(lines) for n, lines in quoted.items()}
+
+
+def _completeness(answer: Answer, answering: Sequence[Item]) -> float | None:
+    """Share of the items that answer the question which the answer cites (None for a refusal)."""
+    wanted = {item.item_id for item in answering}
+    if answer.refused or not wanted:
+        return None
+    cited = {citation.item.item_id for citation in answer.citations}
+    return len(wanted & cited) / len(wanted)
 
 
 def _names_report(government: str, title: str) -> bool:

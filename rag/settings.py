@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-LlmChoice = Literal["auto", "extractive", "local", "openai"]
+LlmChoice = Literal["auto", "extractive", "local", "openai", "hybrid"]
 
 
 class Settings(BaseSettings):
@@ -54,12 +54,21 @@ class Settings(BaseSettings):
     openai_base_url: str = ""
     openai_model: str = ""
     openai_api_key: str = ""
-    openai_timeout: float = 60.0
     local_model: str = Field("", description="path to a .gguf file; default: assembled from the PyPI parts")
-    local_threads: int = 2
+    local_threads: int = Field(0, ge=0, description="llama.cpp threads; 0: every core, or one when the machine is busy")
     local_ctx: int = 4096
-    max_answer_tokens: int = 512
     context_tokens: int = 1800
+    # The local model reads ~80 tokens/s on 2 cores: a smaller prompt keeps its answers within budget.
+    local_context_tokens: int = 900
+
+    # Bounds on every generation: without text for first_token_timeout seconds, or on any error, the
+    # answer falls back to extractive; an answer or overview stops at its token or time budget.
+    first_token_timeout: float = Field(20.0, gt=0)
+    max_answer_tokens: int = Field(512, ge=16)
+    answer_seconds: float = Field(30.0, gt=0)
+    lead_tokens: int = Field(120, ge=16, description="the LLM's lead sentence over an extractive list (hybrid, list questions)")
+    overview_tokens: int = Field(160, ge=16)
+    overview_seconds: float = Field(20.0, gt=0)
 
     # Server.
     host: str = "127.0.0.1"

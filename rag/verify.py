@@ -10,15 +10,19 @@ Steps of `verify_answer`:
 2. `_split_answer`: lines, bullets and sentences (`。！？；`), markers kept on their sentence;
    headers, blank lines and the refusal sentence are not claims.
 3. `_support`: facts (`extract_facts`) must all be found, wording must overlap enough.
-4. `_decide`: keep, replace or add citations, or flag the sentence.
+4. `_decide`: keep, replace or add citations, or flag the sentence: a flagged sentence loses its
+   markers and is marked `UNVERIFIED_MARK`, so no reader takes it for a cited fact.
 5. `_quote`: per cited source, the verbatim sentence(s) of the item that best support the answer.
+
+A source is what a reader of the item sees (`_build_pool`): its document's title, the section
+path, the item's heading and date, and its text.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ingest.records import Item
@@ -28,6 +32,8 @@ from rag.prompting import REFUSAL as PROMPT_REFUSAL
 from rag.records import Citation, SentenceCheck
 
 REFUSAL = PROMPT_REFUSAL.rstrip("。")
+# Put in place of the citation of a sentence no source supports.
+UNVERIFIED_MARK = "（未核实）"
 
 # Tuned on 20 hand-written paraphrases of parsed corpus items: against their own item they
 # share >= 0.89 of their content words (mean 0.99) and >= 0.76 of their character pairs; the
@@ -47,8 +53,12 @@ _MARKER_RUN_RE = re.compile(r"(?:\[\d+\])+")
 
 _END_PUNCT = "。！？；!?;"
 _CLOSERS = "”’」』)）】"
+# An ASCII ! ? ; inside a link or a word ("a.png?q=1") ends no sentence.
+_URL_CHARS = r"A-Za-z0-9/=&%#_~.\-"
+SENTENCE_END = rf"(?:[。！？；]|[!?;](?![{_URL_CHARS}]))"
+_NOT_SENTENCE_END = rf"(?:[^{_END_PUNCT}]|[!?;](?=[{_URL_CHARS}]))"
 _SENTENCE_SPAN_RE = re.compile(
-    rf"[^{_END_PUNCT}]*?(?:[{_END_PUNCT}]+[{_CLOSERS}]*|$)(?:\s*\[\d+\])*\s*"
+    rf"{_NOT_SENTENCE_END}*?(?:{SENTENCE_END}+[{_CLOSERS}]*|$)(?:\s*\[\d+\])*\s*"
 )
 _TRAILING_PUNCT_RE = re.compile(rf"[{_END_PUNCT}]+[{_CLOSERS}]*$")
 _MARKERS_AFTER_PUNCT_RE = re.compile(rf"[{_END_PUNCT}][{_CLOSERS}]*\s*(?:\[\d+\])+\s*$")
@@ -483,9 +493,45 @@ def _decide(claim: _Claim, cited: tuple[int, ...], pool: dict[int, _Source],
             best = max(combined, key=lambda n: pairs[n].score)
             added = "".join(f"[{n}]" for n in (*base, best) if n not in cited)
             return _Decision((*base, best), True, f"补充引用 {added}")
+        covered = _cover_by_sources(claim, base, pool, check)
+        if covered:
+            added = "".join(f"[{n}]" for n in covered if n not in cited)
+            return _Decision(covered, True, f"综合多条来源，补充引用 {added}")
     if own is None:
         return _Decision((), False, "没有引用，也没有来源支持这句话")
     return _Decision(cited, False, own.reason(token_share, bigram_share))
+
+
+# A sentence that sums up several items ("江凌先后到孟津区、伊川县和嵩县调研") rests on up to this many.
+_MAX_SUMMED_SOURCES = 5
+
+
+def _cover_by_sources(claim: _Claim, base: tuple[int, ...], pool: dict[int, _Source],
+                      check: Callable[[Sequence[int]], _Support]) -> tuple[int, ...] | None:
+    """Sources added one at a time, each bringing a missing fact or words of the claim, until they support it.
+
+    A source joins only with words of the claim that the others lack (not a bare number), so a
+    figure found in some unrelated item does not get an invented sentence through.
+    """
+    chosen = list(base)
+    while len(chosen) < _MAX_SUMMED_SOURCES:
+        support = check(chosen)
+        if support.supported:
+            return tuple(chosen) if len(chosen) > len(base) else None
+        joined = "\n".join(pool[n].canon for n in chosen)
+        novel = [token for token in claim.tokens if token not in joined]
+
+        def gain(n: int) -> tuple[int, int]:
+            words = sum(token in pool[n].canon for token in novel)
+            facts = sum(_fact_found(fact, pool[n].canon) for fact in support.missing)
+            return words, facts
+
+        useful = {n: gain(n) for n in pool if n not in chosen}
+        useful = {n: (words, facts) for n, (words, facts) in useful.items() if words and (facts or words >= 2)}
+        if not useful:
+            return None
+        chosen.append(max(useful, key=lambda n: (3 * useful[n][1] + useful[n][0], -n)))
+    return tuple(chosen) if len(chosen) > len(base) and check(chosen).supported else None
 
 
 # --- splitting the answer into sentences ----------------------------------------------------------
@@ -549,6 +595,18 @@ def _split_answer(text: str) -> list[_Span]:
 def _recite(sentence: str, numbers: tuple[int, ...]) -> str:
     """Replace the sentence's markers with `numbers`, where its markers sat (end of sentence)."""
     markers = "".join(f"[{n}]" for n in numbers)
+    return _put_at_end(sentence, markers)
+
+
+def _unverified(sentence: str) -> str:
+    """The sentence without its markers, marked as not verified (once)."""
+    if UNVERIFIED_MARK in sentence:
+        return _NORMAL_MARKER_RE.sub("", sentence).rstrip()
+    return _put_at_end(sentence, UNVERIFIED_MARK)
+
+
+def _put_at_end(sentence: str, markers: str) -> str:
+    """The sentence with its markers replaced by `markers`, before its end punctuation unless they stood after it."""
     body = _NORMAL_MARKER_RE.sub("", sentence).rstrip()
     punct = _TRAILING_PUNCT_RE.search(body)
     if _MARKERS_AFTER_PUNCT_RE.search(sentence) or punct is None:
@@ -655,7 +713,12 @@ def _date_words(item: Item) -> str:
     return " ".join(words)
 
 
-def _build_pool(sources: Sequence[tuple[int, Item]]) -> dict[int, _Source]:
+def _build_pool(sources: Sequence[tuple[int, Item]], documents: Mapping[str, str] | None = None) -> dict[int, _Source]:
+    """What each numbered source can support: document title, section path, heading, date and text.
+
+    documents: file -> document title (a report's year often stands only there or in a heading).
+    """
+    documents = documents or {}
     pool: dict[int, _Source] = {}
     for entry in sources:
         if not (isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[1], Item)):
@@ -666,7 +729,9 @@ def _build_pool(sources: Sequence[tuple[int, Item]]) -> dict[int, _Source]:
         if n in pool:
             raise ValueError(f"来源编号 {n} 重复：每个来源需要唯一的编号")
         title = "" if item.title in item.flagged else item.title
-        canon = _canonical(f"{title}\n{_date_words(item)}\n{without_flagged(item.text, item.flagged)}")
+        seen = (documents.get(item.file, ""), item.section.replace("/", "\n"), title, _date_words(item),
+                without_flagged(item.text, item.flagged))
+        canon = _canonical("\n".join(seen))
         pool[n] = _Source(n, item, canon, _char_bigrams(canon), tuple(_canonical(s) for s in item.flagged))
     return pool
 
@@ -708,53 +773,113 @@ def _echoes_flagged(claim: _Claim, pool: dict[int, _Source]) -> bool:
 
 
 def verify_answer(answer_text: str, sources: Sequence[tuple[int, Item]], *,
+                  documents: Mapping[str, str] | None = None,
                   token_share: float = TOKEN_SHARE,
                   bigram_share: float = BIGRAM_SHARE) -> Verification:
     """Check each claim sentence of `answer_text` against the sources it cites (see module doc).
 
-    sources: the numbered items the generator was shown, as (n, item). token_share / bigram_share:
-    the minimum share of a claim's content words / character pairs found in its cited sources.
+    sources: the numbered items the generator was shown, as (n, item). documents: file -> document
+    title. token_share / bigram_share: the minimum share of a claim's content words / character
+    pairs found in its cited sources.
     """
-    pool = _build_pool(sources)
-    text = normalize_citations(answer_text or "", frozenset(pool))
-    pieces: list[str] = []
-    checks: list[SentenceCheck] = []
-    claims_by_source: dict[int, list[_Claim]] = {}
-    cursor = 0
-    for span in _split_answer(text):
-        sentence = text[span.start:span.end]
-        pieces.append(text[cursor:span.start])
-        cursor = span.end
-        cited = tuple(int(n) for n in dict.fromkeys(_NORMAL_MARKER_RE.findall(sentence)))
-        claim = _claim(sentence)
-        if span.is_claim:
-            decision = _decide(claim, cited, pool, token_share, bigram_share)
-            echoed = any(_echoes_flagged(part, pool) for part in (claim, *map(_claim, _clauses(sentence))))
-            if echoed:
-                decision = _Decision(cited, False, ECHO_REASON)
-            if decision.citations != cited:
-                sentence = _recite(sentence, decision.citations)
-            checks.append(SentenceCheck(sentence, decision.citations, decision.supported,
-                                        decision.reason, echoed))
-            cited = decision.citations
-        for n in cited:
-            claims_by_source.setdefault(n, []).append(claim)
-        pieces.append(sentence)
-    pieces.append(text[cursor:])
-    final_text = "".join(pieces)
-    citations = [Citation(n, pool[n].item, _quote(pool[n].item, claims_by_source.get(n, [])))
-                 for n in parse_citations(final_text)]
-    supported = sum(check.supported for check in checks)
-    fidelity = supported / len(checks) if checks else 1.0
-    return Verification(final_text, checks, citations, fidelity)
+    verifier = Verifier(sources, documents=documents, token_share=token_share, bigram_share=bigram_share)
+    verifier.add(answer_text or "")
+    return verifier.result()
+
+
+class Verifier:
+    """Checks an answer piece by piece, as a generator streams it, against one set of sources.
+
+    `add` takes the next piece (whole sentences or lines) and returns it checked, with the
+    citations of that piece alone; `result` is the whole answer checked, the same as
+    `verify_answer` on the joined pieces. `mark` and `rollback` forget the pieces added since a
+    point (a lead sentence the answer does without).
+    """
+
+    def __init__(self, sources: Sequence[tuple[int, Item]], *, documents: Mapping[str, str] | None = None,
+                 token_share: float = TOKEN_SHARE, bigram_share: float = BIGRAM_SHARE) -> None:
+        self._pool = _build_pool(sources, documents)
+        self._token_share = token_share
+        self._bigram_share = bigram_share
+        self._pieces: list[str] = []
+        self._checks: list[SentenceCheck] = []
+        self._claims: list[tuple[int, _Claim]] = []  # (source, claim citing it), in answer order
+
+    def add(self, piece: str) -> Verification:
+        text = normalize_citations(piece, frozenset(self._pool))
+        pieces: list[str] = []
+        checks: list[SentenceCheck] = []
+        claims: list[tuple[int, _Claim]] = []
+        cursor = 0
+        for span in _split_answer(text):
+            sentence = text[span.start:span.end]
+            pieces.append(text[cursor:span.start])
+            cursor = span.end
+            cited = tuple(int(n) for n in dict.fromkeys(_NORMAL_MARKER_RE.findall(sentence)))
+            claim = _claim(sentence)
+            if span.is_claim:
+                if UNVERIFIED_MARK in sentence:  # checked before (a streamed piece checked again)
+                    decision = _Decision((), False, "此前已核实：来源不支持")
+                else:
+                    decision = _decide(claim, cited, self._pool, self._token_share, self._bigram_share)
+                echoed = any(_echoes_flagged(part, self._pool) for part in (claim, *map(_claim, _clauses(sentence))))
+                if echoed:
+                    decision = _Decision((), False, ECHO_REASON)
+                if not decision.supported:
+                    decision = _Decision((), False, decision.reason)
+                    sentence = _unverified(sentence)
+                elif decision.citations != cited:
+                    sentence = _recite(sentence, decision.citations)
+                checks.append(SentenceCheck(sentence, decision.citations, decision.supported,
+                                            decision.reason, echoed))
+                cited = decision.citations
+            claims.extend((n, claim) for n in cited)
+            pieces.append(sentence)
+        pieces.append(text[cursor:])
+        checked = "".join(pieces)
+        self._pieces.append(checked)
+        self._checks.extend(checks)
+        self._claims.extend(claims)
+        return Verification(checked, checks, self._citations(checked, claims), _fidelity(checks))
+
+    def result(self) -> Verification:
+        text = "".join(self._pieces)
+        return Verification(text, list(self._checks), self._citations(text, self._claims),
+                            _fidelity(self._checks))
+
+    @property
+    def checks(self) -> tuple[SentenceCheck, ...]:
+        """The checks of every claim added so far."""
+        return tuple(self._checks)
+
+    def mark(self) -> tuple[int, int, int]:
+        return len(self._pieces), len(self._checks), len(self._claims)
+
+    def rollback(self, mark: tuple[int, int, int]) -> None:
+        pieces, checks, claims = mark
+        del self._pieces[pieces:], self._checks[checks:], self._claims[claims:]
+
+    def _citations(self, text: str, claims: Sequence[tuple[int, _Claim]]) -> list[Citation]:
+        by_source: dict[int, list[_Claim]] = {}
+        for n, claim in claims:
+            by_source.setdefault(n, []).append(claim)
+        return [Citation(n, self._pool[n].item, _quote(self._pool[n].item, by_source.get(n, [])))
+                for n in parse_citations(text)]
+
+
+def _fidelity(checks: Sequence[SentenceCheck]) -> float:
+    return sum(check.supported for check in checks) / len(checks) if checks else 1.0
 
 
 __all__ = [
     "BIGRAM_SHARE",
     "CITATION_RE",
     "REFUSAL",
+    "SENTENCE_END",
     "TOKEN_SHARE",
+    "UNVERIFIED_MARK",
     "Verification",
+    "Verifier",
     "extract_facts",
     "normalize_citations",
     "parse_citations",

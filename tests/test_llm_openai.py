@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import socket
+
+import httpx
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -14,7 +16,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 
 from rag import llm_local
 from rag.llm_openai import make_openai_chat, openai_configured
-from rag.llms import LlmUnavailable, get_chat_model, is_connection_error, resolve_llm_name
+from rag.llms import LlmUnavailable, chat_backend, describe_failure, get_chat_model, is_connection_error, resolve_llm_name
 from rag.settings import Settings
 
 ANSWER_PIECES = ["2020年，", "洛阳市地区生产总值", "达到5128.4亿元", "[1]。"]
@@ -171,7 +173,7 @@ def test_a_server_without_a_key_still_gets_a_request(stub_server, tmp_path, clea
 
 @pytest.mark.timeout(30)
 def test_a_down_server_fails_with_a_connection_error(tmp_path, clean_env):
-    settings = endpoint_settings(tmp_path, f"http://127.0.0.1:{closed_port()}/v1", openai_timeout=5)
+    settings = endpoint_settings(tmp_path, f"http://127.0.0.1:{closed_port()}/v1", first_token_timeout=5)
     model = make_openai_chat(settings)
 
     with pytest.raises(Exception) as invoked:
@@ -227,15 +229,24 @@ class TestResolveLlmName:
         assert resolve_llm_name("auto", settings) == "openai"
         assert resolve_llm_name(None, settings) == "openai"
 
-    def test_auto_uses_local_when_its_parts_are_installed(self, tmp_path, clean_env, parts):
+    def test_auto_uses_the_local_model_for_hybrid_answers_when_its_parts_are_installed(self, tmp_path, clean_env, parts):
         parts(True)
-        assert resolve_llm_name(None, make_settings(tmp_path)) == "local"
+        settings = make_settings(tmp_path)
+        assert resolve_llm_name(None, settings) == "hybrid"
+        assert chat_backend("hybrid", settings) == "local"
 
     def test_auto_uses_an_explicit_model_file(self, tmp_path, clean_env, parts):
         parts(False)
         model_file = tmp_path / "my.gguf"
         model_file.write_bytes(b"GGUF")
-        assert resolve_llm_name("auto", make_settings(tmp_path, local_model=str(model_file))) == "local"
+        assert resolve_llm_name("auto", make_settings(tmp_path, local_model=str(model_file))) == "hybrid"
+
+    def test_hybrid_leads_with_a_configured_endpoint(self, tmp_path, clean_env, parts):
+        parts(False)
+        settings = endpoint_settings(tmp_path, "http://127.0.0.1:8000/v1")
+        assert resolve_llm_name("hybrid", settings) == "hybrid" and chat_backend("hybrid", settings) == "openai"
+        with pytest.raises(LlmUnavailable):
+            resolve_llm_name("hybrid", make_settings(tmp_path))
 
     def test_auto_falls_back_to_extractive(self, tmp_path, clean_env, parts):
         parts(False)
@@ -278,3 +289,19 @@ def test_get_chat_model_builds_the_openai_model(stub_server, tmp_path, clean_env
 def test_get_chat_model_has_no_model_for_extractive(tmp_path, clean_env):
     with pytest.raises(ValueError, match="extractive"):
         get_chat_model("extractive", make_settings(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (httpx.ConnectError("refused"), "无法连接"),
+        (httpx.ReadTimeout("slow"), "超时"),
+        (httpx.RemoteProtocolError("peer closed connection without sending complete message body"), "不完整"),
+        (json.JSONDecodeError("Expecting value", "{x", 1), "无法解析"),
+        (ValueError("boom"), "ValueError"),
+    ],
+)
+def test_each_failure_is_described_in_chinese(error, said):
+    wrapped = RuntimeError("chain failed")
+    wrapped.__cause__ = error
+    assert said in describe_failure(error) and said in describe_failure(wrapped)

@@ -86,10 +86,10 @@ def test_llm_down_falls_back_to_extractive(indexed_settings):
 
 
 def test_stream_yields_pieces_then_the_verified_answer(indexed_settings):
-    model = fake_llm("2020年洛阳市地区生产总值达到5128.4亿元 [1]。")
+    model = fake_llm("2020年洛阳市地区生产总值达到5128.4亿元 [1]。同比增长3%[1]。")
     events = list(llm_assistant(indexed_settings, model).ask_stream(GDP_QUESTION))
     deltas = [e for e in events if isinstance(e, Delta)]
-    assert len(deltas) > 1 and isinstance(events[-1], Done)
+    assert len(deltas) > 1 and isinstance(events[-1], Done)  # sentence by sentence
     assert "5128.4亿元" in "".join(d.text for d in deltas)
     assert events[-1].answer.citations
 

@@ -367,30 +367,47 @@ def local_model(site):
     _, assistant, settings, _ = site
     shared = os.environ.get("HELUO_TEST_MODELS_DIR")
     model = ensure_assembled_model(Path(shared) if shared else settings.models_dir)
-    assistant.settings.local_model = str(model)
+    # A short prompt keeps the test cheap on a busy machine; the first-token timeout is generous so
+    # that the model, not the fallback, is what gets stopped.
+    cheap = {"local_model": str(model), "local_context_tokens": 300, "max_answer_tokens": 400, "first_token_timeout": 300.0, "answer_seconds": 300.0}
+    before = {name: getattr(assistant.settings, name) for name in cheap}
+    for name, value in cheap.items():
+        setattr(assistant.settings, name, value)
     yield model
+    for name, value in before.items():
+        setattr(assistant.settings, name, value)
     if not shared:
         model.unlink()
 
 
 def test_stop_during_a_local_model_answer_then_ask_it_again(page, site, local_model):
+    from rag import llm_local
+
     watch = site[3]
     reply = start_answer(page, watch, "本地模型（较慢）")
-    page.wait_for_function(
-        "() => { const m = [...document.querySelectorAll('#heluo-chat .message-content')].pop();"
-        " return m && m.innerText.includes('▌') && !m.innerText.includes('正在检索资料'); }",
-        timeout=LOCAL_TIMEOUT_MS,
-    )  # the model is writing
+    # The model is at work (reading the prompt or writing): stopped now, llama.cpp must stop too.
+    # (Its answers to this question are a sentence long: waiting for text would race its end.)
+    _wait_until(lambda: llm_local._live, LOCAL_TIMEOUT_MS, page)
+    page.wait_for_timeout(1000)  # the handler's update that hands the page its turn (a heartbeat away)
     page.locator("#heluo-stop").click()
     reply.get_by_text("已停止生成").wait_for()  # the page is free at once
     page.screenshot(path=str(SHOTS / "ui_local_stopped.png"), full_page=True)
-    # The answer stream is closed when the model hands over its next token (a second or so on a
-    # quiet machine; minutes apart on a loaded one), and closing it stops llama.cpp.
+    # The answer stream is closed at the model's next prompt batch or token (a second or so on a
+    # quiet machine; longer on a loaded one), and closing it stops llama.cpp.
     assert watch.closed.wait(LOCAL_TIMEOUT_MS / 1000)
+    _wait_until(lambda: not llm_local._live, LOCAL_TIMEOUT_MS, page)
+    site[1].settings.max_answer_tokens = 32  # the next answer is not stopped: keep it short
     ask(page, "涧西区2021年实现地区生产总值多少？", timeout=LOCAL_TIMEOUT_MS)  # the model is free for the next question
     status = page.locator("#heluo-chat .heluo-status").last.inner_text()
     assert "生成方式" in status and "有来源支持的句子" in status
     page.screenshot(path=str(SHOTS / "ui_local_stopped_then_answered.png"), full_page=True)
+
+
+def _wait_until(condition, timeout_ms: int, page) -> None:
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        page.wait_for_timeout(100)
 
 
 def _squash(text: str) -> str:

@@ -115,6 +115,24 @@ def test_after_the_stop_mark_the_answer_sends_nothing_that_could_hide_it(handler
     assert (turn.status, turn.partial) == ("stopped", "江凌到")
 
 
+def test_stop_before_the_first_word_marks_the_turn_stopped(handlers):
+    release = threading.Event()
+
+    def stream(_):
+        yield Delta("")  # a heartbeat: the local model is still reading its prompt
+        release.wait(5)
+        yield Delta("江凌到")
+
+    handler = run(handlers, stream)
+    chat = next(handler)[0]  # the pending message
+    updates = [next(handler) for _ in range(3)]  # heartbeats: the model has written nothing yet
+    [(turns, conversation)] = [(u[1], u[2]) for u in updates if isinstance(u[1], list)]  # the turn, once
+    assert turns[-1].answer is None and conversation
+    assert "已停止生成" in handlers.stopped(chat, turns, conversation)[-1]["content"]
+    release.set()
+    assert [u for u in handler if "江凌到" in str(u[0])] == []
+
+
 def test_a_question_that_fails_validation_is_no_turn(handlers):
     def stream(_):
         raise ValueError("问题不能为空，请输入一个问题 (empty question)")

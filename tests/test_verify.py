@@ -184,7 +184,7 @@ class TestCitationRepair:
         result = verify_answer("全年全市工业增加值同比增长3%，新培育规上企业40家[1]。", [(1, GROWTH), (2, parks)])
         check = only_check(result)
         assert not check.supported
-        assert check.citations == (1,)
+        assert check.citations == () and "[1]" not in result.text and "[2]" not in result.text  # flagged, not cited
         assert "40家" in check.reason
 
     def test_near_duplicate_source_gives_way_to_the_one_the_claim_came_from(self):
@@ -219,6 +219,13 @@ class TestMarkers:
         assert result.text == "7月6日，全市防汛工作会议召开。[1]洛阳市总工会入选“最美家政工会”。[2]"
         assert [check.citations for check in result.checks] == [(1,), (2,)]
         assert result.fidelity == 1.0
+
+    def test_a_question_mark_inside_a_link_ends_no_sentence_so_marking_leaves_the_link_whole(self):
+        link = "http://127.0.0.1:9/a.png?q=1&r=2"
+        result = verify_answer(f"全市新建学校99所，详见 {link} 。好吗?全市防汛工作会议召开[1]。", SOURCES)
+        assert link in result.text and "（未核实）" in result.text
+        assert [check.sentence.startswith(("全市新建", "好吗", "全市防汛")) for check in result.checks] == [True] * 3  # "吗?" does end one
+        assert not result.checks[0].supported and result.checks[2].supported
 
     def test_parse_citations_keeps_first_appearance_order(self):
         assert parse_citations("甲[3]乙[1, 3]丙【2】丁[1]") == [3, 1, 2]

@@ -14,7 +14,7 @@ import typer
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="河洛问答 heluo: cited answers over Luoyang government documents.")
 
-LlmOption = Annotated[Optional[str], typer.Option("--llm", help="extractive | local | openai (default: HELUO_LLM, auto)")]
+LlmOption = Annotated[Optional[str], typer.Option("--llm", help="extractive | local | openai | hybrid (default: HELUO_LLM, auto)")]
 
 
 def _quiet_libraries() -> None:
@@ -138,22 +138,32 @@ def ask(
     _quiet_libraries()
     from rag.serialize import answer_to_dict
 
-    assistant = _assistant()
-    questions = [line.strip() for line in sys.stdin if line.strip()] if question == "-" else [question]
+    batch = question == "-"
+    # Read as the lines come, so a pipe gets each answer as soon as it is ready.
+    questions = (line.strip() for line in sys.stdin if line.strip()) if batch else iter([question])
+    try:
+        assistant = _assistant()
+    except Exception as error:  # e.g. a Chroma server that is down: every question still gets its line
+        if not batch:
+            _fail(_error_message(error))
+        assistant = None
+        startup_error = error
     failed = False
     for text in questions:
         try:
+            if assistant is None:
+                raise startup_error
             answer = assistant.ask(text, llm=llm, month=month, k=k)
-        except Exception as error:
-            if not isinstance(error, (ValueError, RuntimeError)):
-                raise
-            if question != "-":
-                _fail(str(error))
+        except Exception as error:  # in a batch, one failing question must not lose the others
+            if not batch:
+                _fail(_error_message(error))
             failed = True
-            typer.echo(json.dumps({"question": text, "error": str(error)}, ensure_ascii=False))
+            typer.echo(json.dumps({"question": text, "error": _error_message(error)}, ensure_ascii=False))
+            sys.stdout.flush()
             continue
-        if as_json or question == "-":
+        if as_json or batch:
             typer.echo(json.dumps(answer_to_dict(answer), ensure_ascii=False))
+            sys.stdout.flush()
         else:
             _print_answer(answer)
     if failed:
@@ -168,8 +178,8 @@ def summarize(month: str, llm: LlmOption = None, as_json: Annotated[bool, typer.
 
     try:
         answer = _assistant().summarize(month, llm)
-    except (ValueError, RuntimeError) as error:
-        _fail(str(error))
+    except Exception as error:  # an LLM failure never gets here: the digest comes back with a notice
+        _fail(_error_message(error))
     if as_json:
         typer.echo(json.dumps(answer_to_dict(answer), ensure_ascii=False))
     else:
@@ -227,6 +237,16 @@ def evaluate(
         run_cli(_settings(), set_paths, out, llm=llm, compare=compare, limit=limit, judge=judge, without_gold=without_gold)
     except ValueError as error:
         _fail(str(error))
+
+
+def _error_message(error: Exception) -> str:
+    """A message for the user: our own errors say what to do; anything else names what failed."""
+    if isinstance(error, (ValueError, RuntimeError)) and str(error):
+        return str(error)
+    return (
+        f"回答失败（{type(error).__name__}：{error}）。请检查嵌入模型、Chroma 服务（HELUO_CHROMA_URL）"
+        "和索引（heluo ingest）是否可用。"
+    )
 
 
 @app.command()

@@ -200,7 +200,8 @@ class WebHandlers:
             for event in stream.poll(POLL_SECONDS):
                 if stop_pressed.is_set():
                     return
-                if not saved and event is not None:  # the question passed validation: it is a turn now
+                new_turn = not saved and event is not None
+                if new_turn:  # the question passed validation: it is a turn now
                     conversation = conversation or self.history.create(turn.question).id
                     number = turn.number or self.history.next_number(conversation)
                     turn = replace(turn, number=number)
@@ -212,7 +213,9 @@ class WebHandlers:
                 else:
                     listing = gr.skip()
                 if event is None or (isinstance(event, Delta) and not event.text and not getattr(event, "citations", ())):
-                    yield _skip()  # a heartbeat: lets Gradio stop us while the generator thinks
+                    # A heartbeat: lets Gradio stop us while the generator thinks. The first one of a
+                    # turn hands the page its turn and conversation, so stop can mark it before any text.
+                    yield (gr.skip(), turns, conversation, gr.skip(), box, listing, gr.skip()) if new_turn else _skip()
                 elif isinstance(event, Delta):
                     streamed += event.text
                     fresh = [c for c in getattr(event, "citations", ()) if c.n not in cited]
