@@ -6,10 +6,12 @@ answer is not in its context. The signals are the corpus's, not a list of phrasi
   the best window of a few consecutive sentences with the item's headings as context (a work-report
   paragraph of twenty sentences must answer in one place, not by scattering the words);
 - names of places, people and organisations the question names must stand in the item or its
-  headings ("平顶山" is not answered by a Luoyang item);
+  headings ("平顶山" is not answered by a Luoyang item), its stem counting for a place with a suffix
+  ("莫斯科州" by "莫斯科"); a mis-tagged ordinary phrase ("周边地区") or rank ("第一大国") is no name;
 - numbers with counters the question names ("第5次", "第十七次", "3号线") must stand there too;
 - a year the question asks about must be the item's year or be named by it;
-- a question for a figure needs a figure where the asked thing is said; one for an actual outcome
+- a question for a figure needs a figure where the asked thing is said, or one of the kind it asks
+  (a share, money, a duration, a head count) in the best window; one for an actual outcome
   of a year is not answered by a target set before that year ended.
 """
 
@@ -61,6 +63,7 @@ _SURNAMES = frozenset(
 )
 # A determiner in front makes a scope, not a name ("各县区", "全市").
 _DETERMINERS = "各全本我该每此"
+_CN_NUMERAL_WORD = re.compile(r"^第?[一二三四五六七八九十百两几数]+$")
 # A name in this share of all items is the corpus's own setting ("洛阳", "河南"), not a specific one.
 _COMMON_NAME_SHARE = 0.05
 WINDOW_SENTENCES = 3
@@ -158,8 +161,12 @@ def _tagged(text: str) -> tuple[tuple[str, str], ...]:
 def _tagged_names(question: str) -> tuple[str, ...]:
     """Words jieba tags as names of places, organisations or (surname first) people, 2+ CJK characters."""
     names = []
+    previous = ""
     for word, tag in _tagged(question):
+        after_numeral, previous = bool(_CN_NUMERAL_WORD.match(previous)), word
         if len(word) < 2 or not all("\u4e00" <= ch <= "\u9fff" for ch in word) or word in _GENERIC or word[0] in _DETERMINERS:
+            continue
+        if after_numeral:  # "第一大国", "两大国": a rank or count of a class, not a proper name
             continue
         if tag in _NAME_TAGS or (tag == _PERSON_TAG and word[0] in _SURNAMES and len(word) <= 3):
             names.append(word)
@@ -174,7 +181,31 @@ def specific_names(question: str, weights: TermWeights | None) -> list[str]:
         return list(names)
     common_idf = math.log(1 / _COMMON_NAME_SHARE) + 1.0
     common = [name for name in names if weights.idf(name) <= common_idf]
-    return [name for name in names if weights.idf(name) > common_idf and not any(c in name for c in common)]
+    return [
+        name
+        for name in names
+        if weights.idf(name) > common_idf and not any(c in name for c in common) and not _ordinary_phrase(name, weights)
+    ]
+
+
+# A place suffix after a stem of two or more characters ("莫斯科州", "武清区"): an item naming the stem names the place.
+_PLACE_SUFFIX = re.compile(r"(?<=[\u4e00-\u9fff]{2})[省市县区州镇乡村]$")
+
+
+def _ordinary_phrase(name: str, weights: TermWeights) -> bool:
+    """A word tagged as a name that the corpus never writes whole but writes as two ordinary words, none
+    of them a name ("周边地区" = "周边" + "地区"): jieba's tag is wrong, the question names no place."""
+    if len(name) < 4 or _seen(name, weights):
+        return False
+    return any(
+        all(_seen(part, weights) and not _tagged_names(part) for part in (name[:cut], name[cut:]))
+        for cut in range(2, len(name) - 1)
+    )
+
+
+def names_in(name: str, text: str) -> bool:
+    """The name, or its stem without a place suffix, stands in the (lower-cased) text."""
+    return name.lower() in text or bool(_PLACE_SUFFIX.search(name) and _PLACE_SUFFIX.sub("", name).lower() in text)
 
 
 # -- what kind of answer the question wants --------------------------------------------------
@@ -239,6 +270,27 @@ def states_figure(item: Item, heads: Sequence[str], unit: str = "") -> bool:
             if any(figure.search(s) for s in sentences[index : index + 3]):
                 return True
     return False
+
+
+# The head morpheme of the asked thing says which kind of quantity answers it, however the item words
+# it: a share ("增长率", "桥隧比", "百分比" by "增长0.4%", "占比为32%"), money ("价格", "票价" by
+# "420元"), a duration ("有效期", "时长" by "9天内有效"), a head count ("人数" by "超过500人").
+_NUMERAL = r"(?:\d+(?:\.\d+)?|[一二三四五六七八九十百千两半]+)"
+_APPROX = r"(?:余|多|来|几)?"
+_QUANTITY_KINDS = (
+    (re.compile(r"率$|比[是为]?$|比例|比重|百分"), re.compile(rf"\d(?:\.\d+)?\s*[%％]|百分之|个百分点|[一二三四五六七八九]成")),
+    (re.compile(r"价|费|金额|资金|收入|工资|成本|钱"), re.compile(rf"{_NUMERAL}\s*{_APPROX}\s*(?:万|亿|千)?\s*(?:美元|欧元|英镑|日元|港元|元)")),
+    (re.compile(r"(?<!星)期$|时长|天数"), re.compile(rf"(?<![\d月])(?:\d{{1,3}}(?:\.\d+)?|[一二三四五六七八九十两半]+)\s*{_APPROX}\s*(?:天|周|星期|个月|个?小时|年|分钟|秒)")),
+    (re.compile(r"人数|人口|人次|数量|总数|个数"), re.compile(rf"{_NUMERAL}\s*{_APPROX}\s*(?:万|亿)?\s*[{_CLASSIFIERS}]")),
+)
+
+
+def quantity_pattern(heads: Sequence[str]) -> re.Pattern | None:
+    """The kind of figure the asked heads call for (see _QUANTITY_KINDS), or None when they name no kind."""
+    for head_morpheme, quantity in _QUANTITY_KINDS:
+        if any(head_morpheme.search(head) for head in heads):
+            return quantity
+    return None
 
 
 # A measure unit right after the asking word ("多少亿元", "百分之多少") must come with the figure:
@@ -407,12 +459,27 @@ def assess(
         score, window = (1.0 if dated else 0.0), windows[0]
     mismatch = _mismatch(question, item, whole, sentences, window, document)
     if question.figure_heads:
-        figure = states_figure(item, question.figure_heads, question.unit)
+        figure = states_figure(item, question.figure_heads, question.unit) or _states_quantity(question, item, sentences, window)
     elif question.asks_figure:
         figure = bool(_figure_pattern(question.unit).search(f"{item.title} {''.join(sentences[window[0] : window[1]])}"))
     else:
         figure = True
     return Evidence(score, window, mismatch, figure)
+
+
+def _states_quantity(question: QuestionTerms, item: Item, sentences: Sequence[str], window: tuple[int, int]) -> bool:
+    """A figure of the kind the asked heads call for stands in the best window (the title counts) or in
+    a sentence that shares half of a head ("有效期" by "9天内有效"), although the item words the asked
+    thing otherwise ("增长率" answered by "同比增长0.4%")."""
+    quantity = quantity_pattern(question.figure_heads)
+    if quantity is None:
+        return False
+    if quantity.search(normalize_spaces(f"{item.title} {''.join(sentences[window[0] : window[1]])}")):
+        return True
+    return any(
+        quantity.search(sentence) and any(_term_coverage(head, sentence.lower()) >= 0.5 for head in question.figure_heads)
+        for sentence in sentences
+    )
 
 
 def _windows(sentences: Sequence[str]) -> list[tuple[int, int]]:
@@ -424,7 +491,7 @@ def _windows(sentences: Sequence[str]) -> list[tuple[int, int]]:
 def _mismatch(
     question: QuestionTerms, item: Item, whole: str, sentences: Sequence[str], window: tuple[int, int], document: Document | None
 ) -> str:
-    missing_name = next((name for name in question.names if name.lower() not in whole), None)
+    missing_name = next((name for name in question.names if not names_in(name, whole)), None)
     if missing_name:
         return f"没有提到“{missing_name}”"
     canonical = _arabic_ordinals(whole).replace(" ", "")
