@@ -17,7 +17,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import MISSING, astuple, fields
+from dataclasses import MISSING, astuple, dataclass, fields
 from pathlib import Path
 
 from ingest.records import ITEM_HASH_CHARS, Chunk, Document, Item
@@ -26,7 +26,8 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
   file TEXT PRIMARY KEY, kind TEXT NOT NULL, title TEXT NOT NULL, period TEXT NOT NULL,
   evidence TEXT NOT NULL, sha256 TEXT NOT NULL, items INTEGER NOT NULL,
-  source TEXT NOT NULL, fingerprint TEXT NOT NULL, encoding TEXT NOT NULL, version INTEGER NOT NULL DEFAULT 0
+  source TEXT NOT NULL, fingerprint TEXT NOT NULL, encoding TEXT NOT NULL, version INTEGER NOT NULL DEFAULT 0,
+  size INTEGER NOT NULL DEFAULT -1, mtime_ns INTEGER NOT NULL DEFAULT -1
 );
 CREATE TABLE IF NOT EXISTS items (
   item_id TEXT PRIMARY KEY, file TEXT NOT NULL, kind TEXT NOT NULL, position INTEGER NOT NULL,
@@ -49,6 +50,9 @@ _DOCUMENT_EXTRA_COLUMNS = (
     ("fingerprint", "TEXT NOT NULL DEFAULT ''"),
     ("encoding", "TEXT NOT NULL DEFAULT ''"),
     ("version", "INTEGER NOT NULL DEFAULT 0"),
+    # The file's size and modification time (ns) when its bytes were hashed: -1 when unknown.
+    ("size", "INTEGER NOT NULL DEFAULT -1"),
+    ("mtime_ns", "INTEGER NOT NULL DEFAULT -1"),
 )
 _VERSION = "version"
 _IDENTITY = "identity"
@@ -57,6 +61,28 @@ _BATCH = 500  # bound parameters per IN (...) query
 # The versions this process committed, per catalog file, so a reader can tell its own process's
 # writes from another's (embedded Chroma does not see another process's writes until reopened).
 _WRITTEN_HERE: dict[str, set[int]] = {}
+
+
+@dataclass(frozen=True)
+class FileStat:
+    """A file's size and modification time (ns): unchanged, its bytes need no reading to be trusted."""
+
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, path: Path) -> FileStat:
+        stat = path.stat()
+        return cls(stat.st_size, stat.st_mtime_ns)
+
+
+@dataclass(frozen=True)
+class IndexedStat:
+    """What the catalog recorded of a file's bytes when it hashed them."""
+
+    stat: FileStat
+    sha256: str
+    source: str
 
 
 def _sql_literal(value: object) -> str:
@@ -141,6 +167,11 @@ class Catalog:
     def file_versions(self) -> dict[str, int]:
         """file -> the catalog version that wrote its rows: what changed since a reader last looked."""
         return dict(self._query("SELECT file, version FROM documents"))
+
+    def file_stats(self) -> dict[str, IndexedStat]:
+        """file -> its stat, content hash and source path when last hashed (files hashed before stats were kept: none)."""
+        rows = self._query("SELECT file, size, mtime_ns, sha256, source FROM documents WHERE size >= 0")
+        return {file: IndexedStat(FileStat(size, mtime_ns), sha, source) for file, size, mtime_ns, sha, source in rows}
 
     def documents(self) -> list[Document]:
         rows = self._query(f"SELECT {','.join(_DOCUMENT_COLUMNS)} FROM documents ORDER BY file")
@@ -236,18 +267,32 @@ class Catalog:
 
     # -- writes --------------------------------------------------------------------------------
     def replace_file(
-        self, document: Document, items: Sequence[Item], chunks: Sequence[Chunk], *, source: str, fingerprint: str, encoding: str
+        self, document: Document, items: Sequence[Item], chunks: Sequence[Chunk], *, source: str, fingerprint: str, encoding: str,
+        stat: FileStat | None = None,
     ) -> None:
-        """Replace everything of one file atomically."""
+        """Replace everything of one file atomically; `stat` is the file's when its bytes were read."""
+        stat = stat or FileStat(-1, -1)
         with self._transaction():
             self._delete_file_rows(document.file)
             version = self._bump_version()
             self._db.execute(
-                f"INSERT INTO documents ({','.join(_DOCUMENT_COLUMNS)}, source, fingerprint, encoding, version) VALUES ({','.join('?' * (len(_DOCUMENT_COLUMNS) + 4))})",
-                (*_to_row(document), source, fingerprint, encoding, version),
+                f"INSERT INTO documents ({','.join(_DOCUMENT_COLUMNS)}, source, fingerprint, encoding, version, size, mtime_ns)"
+                f" VALUES ({','.join('?' * (len(_DOCUMENT_COLUMNS) + 6))})",
+                (*_to_row(document), source, fingerprint, encoding, version, stat.size, stat.mtime_ns),
             )
             self._db.executemany(f"INSERT INTO items ({','.join(_ITEM_COLUMNS)}) VALUES ({','.join('?' * len(_ITEM_COLUMNS))})", [_to_row(i) for i in items])
             self._db.executemany(f"INSERT INTO chunks ({','.join(_CHUNK_COLUMNS)}) VALUES ({','.join('?' * len(_CHUNK_COLUMNS))})", [_to_row(c) for c in chunks])
+
+    def record_stats(self, stats: dict[str, tuple[FileStat, str]]) -> None:
+        """file -> (its new stat, the content hash its bytes still have): a touched file that hashed the
+        same needs no reading next time. Not a change of content, so the version stays."""
+        if not stats:
+            return
+        with self._transaction():
+            self._db.executemany(
+                "UPDATE documents SET size = ?, mtime_ns = ? WHERE file = ? AND sha256 = ?",
+                [(stat.size, stat.mtime_ns, file, sha) for file, (stat, sha) in stats.items()],
+            )
 
     def remove_file(self, file: str) -> None:
         with self._transaction():

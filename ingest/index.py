@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from ingest import revisions
-from ingest.catalog import Catalog
+from ingest.catalog import Catalog, FileStat, IndexedStat
 from ingest.chunk import chunk_item
 from ingest.decode import UnreadableDocument
 from ingest.embedder import CachedEmbedder, embedder_from_settings
@@ -51,6 +51,10 @@ from rag.settings import Settings
 _PIPELINE_MODULES = (
     "bulletin", "report", "generic", "docdate", "parse", "chunk", "cndate", "textutil", "records", "store", "untrusted",
 )
+# A file modified this recently may change again within the file system's timestamp granularity
+# (a few ms on Linux) without its size or mtime changing: its stat is not recorded, so the next run
+# hashes it again (git's "racily clean" files).
+_RACY_NS = 2_000_000_000
 # One write (one hold of the lock) covers the files finished so far, up to about this many chunks.
 _WRITE_CHUNKS = 512
 
@@ -94,6 +98,7 @@ class PreparedFile:
     encoding: str
     indexed_before: bool  # an indexed version of this very file exists
     replaces: str | None = None  # the indexed document (another file) this revision replaces
+    stat: FileStat | None = None  # the file's when its bytes were read
 
     @property
     def name(self) -> str:
@@ -246,32 +251,51 @@ class _Prepared:
     sha: str
     fingerprint: str
     previous: list[Document]  # the indexed versions it updates or replaces
+    stat: FileStat | None = None  # the file's, taken before its bytes were read
 
 
 @dataclass(frozen=True)
 class FilePlan:
     """What ingesting one file will do, decided before anything is written (the UI shows it and
     asks before a replacement). action: unchanged | duplicate | superseded | failed | conflict |
-    add | update | replace (`other` is the replaced, duplicated or conflicting indexed file)."""
+    add | update | replace (`other` is the replaced, duplicated or conflicting indexed file).
+    `touched`: unchanged, but only its hash said so (its stat changed): the stat to record."""
 
     path: Path
     action: str
     message: str = ""
     other: str | None = None
     prepared: _Prepared | None = field(default=None, repr=False)
+    touched: tuple[FileStat, str] | None = None  # (new stat, content hash)
+
+
+def file_fingerprint(sha: str, pipeline: str, override: dict | None) -> str:
+    """What decides a file is unchanged: its bytes, the pipeline that processed them and its manifest entry."""
+    return hashlib.sha256(f"{sha}/{pipeline}/{json.dumps(override, sort_keys=True)}".encode()).hexdigest()[:24]
 
 
 def plan_file(
-    index: Index, documents: revisions.KnownDocuments, path: Path, override: dict | None, pipeline: str, known: tuple[str, str] | None
+    index: Index, documents: revisions.KnownDocuments, path: Path, override: dict | None, pipeline: str, known: tuple[str, str] | None,
+    indexed: IndexedStat | None = None,
 ) -> FilePlan:
+    """`known`: the file's indexed (fingerprint, source); `indexed`: its recorded stat, so an unchanged
+    file (same path, size and mtime in ns) is not even read. When the stat differs the content hash decides."""
+    try:
+        stat = FileStat.of(path)
+    except OSError as error:
+        return FilePlan(path, "failed", f"无法读取文件 ({error.strerror or error})")
+    if known and indexed and indexed.stat == stat and indexed.source == str(path.resolve()):
+        if file_fingerprint(indexed.sha256, pipeline, override) == known[0]:
+            return FilePlan(path, "unchanged")
     try:
         raw = path.read_bytes()
     except OSError as error:
         return FilePlan(path, "failed", f"无法读取文件 ({error.strerror or error})")
     sha = hashlib.sha256(raw).hexdigest()
-    fingerprint = hashlib.sha256(f"{sha}/{pipeline}/{json.dumps(override, sort_keys=True)}".encode()).hexdigest()[:24]
+    fingerprint = file_fingerprint(sha, pipeline, override)
+    recorded = stat if stat.mtime_ns <= time.time_ns() - _RACY_NS else None  # the stat the catalog may trust
     if known and known[0] == fingerprint:
-        return FilePlan(path, "unchanged")
+        return FilePlan(path, "unchanged", touched=(recorded, sha) if recorded else None)
     early = documents.before_reading(path.name, sha)
     if early is not None:
         return FilePlan(path, early.action, early.why, early.other)
@@ -285,18 +309,21 @@ def plan_file(
         return FilePlan(path, "conflict", decision.why, decision.other)
     previous = [documents.by_file[f] for f in (path.name, decision.replaces) if f in documents.by_file]
     action = "replace" if decision.replaces else "update" if path.name in documents.by_file else "add"
-    return FilePlan(path, action, decision.why, decision.replaces, _Prepared(parsed, items, extracted, sha, fingerprint, previous))
+    return FilePlan(path, action, decision.why, decision.replaces, _Prepared(parsed, items, extracted, sha, fingerprint, previous, recorded))
 
 
 def preview(paths: Sequence[Path], settings: Settings) -> list[FilePlan]:
     """What `ingest(paths)` would do to each file, without writing anything (the upload asks first)."""
     index = Index(settings)
     files, _folders = discover(paths)
-    known = index.catalog.fingerprints()
+    known, stats = index.catalog.fingerprints(), index.catalog.file_stats()
     pipeline = pipeline_fingerprint(settings)
     documents = revisions.KnownDocuments(index.catalog)
     manifests = {folder: load_manifest(folder) for folder in {f.parent for f in files}}
-    return [plan_file(index, documents, path, manifests[path.parent].get(path.name), pipeline, known.get(path.name)) for path in files]
+    return [
+        plan_file(index, documents, path, manifests[path.parent].get(path.name), pipeline, known.get(path.name), stats.get(path.name))
+        for path in files
+    ]
 
 
 def read_and_parse(path: Path, raw: bytes, sha: str, override: dict | None, settings: Settings) -> tuple[ParsedDocument, list[Item], Extracted]:
@@ -332,6 +359,8 @@ def _index_files(index: Index, files: list[Path], known: dict[str, tuple[str, st
     pipeline = pipeline_fingerprint(index.settings)
     manifests = {folder: load_manifest(folder) for folder in {f.parent.resolve() for f in files}}
     documents = revisions.KnownDocuments(index.catalog)  # kept current as files are planned
+    stats = index.catalog.file_stats()
+    touched: dict[str, tuple[FileStat, str]] = {}
 
     def write(groups: Iterator[list[EmbeddedFile]]) -> None:
         for group in groups:
@@ -343,7 +372,11 @@ def _index_files(index: Index, files: list[Path], known: dict[str, tuple[str, st
             if progress:  # as each document starts: "[2/5] name" (how many started before it, of all)
                 progress(path.name, number - 1, len(files))
             override = manifests[path.parent.resolve()].get(path.name)
-            plan = _timed(report, "parse", lambda: plan_file(index, documents, path, override, pipeline, known.get(path.name)))
+            plan = _timed(
+                report, "parse", lambda: plan_file(index, documents, path, override, pipeline, known.get(path.name), stats.get(path.name))
+            )
+            if plan.touched:
+                touched[path.name] = plan.touched
             prepared = _prepared(plan, known.get(path.name) is not None, index.settings, report)
             if prepared is None:
                 continue
@@ -357,6 +390,7 @@ def _index_files(index: Index, files: list[Path], known: dict[str, tuple[str, st
             write(stage.finished())
         if stage is not None:
             write(stage.drain(progress))
+        index.catalog.record_stats(touched)
     finally:
         if stage is not None:
             stage.stop()
@@ -394,7 +428,7 @@ def _prepared(plan: FilePlan, indexed_before: bool, settings: Settings, report: 
     )
     return PreparedFile(
         plan.path, document, tuple(items), tuple(chunks), plan.prepared.fingerprint, extracted.format, indexed_before,
-        plan.other if plan.action == "replace" else None,
+        plan.other if plan.action == "replace" else None, plan.prepared.stat,
     )
 
 
@@ -565,6 +599,7 @@ def _write(index: Index, group: list[EmbeddedFile], report: IngestReport) -> Non
                     lambda: index.catalog.replace_file(
                         prepared.document, prepared.items, prepared.chunks,
                         source=str(prepared.path.resolve()), fingerprint=prepared.fingerprint, encoding=prepared.encoding,
+                        stat=prepared.stat,
                     ),
                 )
                 stale += previous - {c.chunk_id for c in prepared.chunks}
