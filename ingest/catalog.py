@@ -42,6 +42,8 @@ CREATE TABLE IF NOT EXISTS chunks (
   text TEXT NOT NULL, tokens INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_file ON chunks(file);
+-- An item's chunks (first_chunks, for every question): without it each look-up scans all chunks.
+CREATE INDEX IF NOT EXISTS chunks_item ON chunks(item_id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 # Columns of the documents table that are not fields of Document: (name, SQL declaration).

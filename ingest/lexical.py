@@ -214,14 +214,15 @@ class Bm25Index:
         if not self.matrix.rows or not tokens:
             return []
         scores = self.scores(tokens)
-        scores = np.where(self._period_mask(date_from, date_to) & (scores > 0), scores, -1.0)
-        order = np.argsort(-scores, kind="stable")[:n]
-        return [str(self.matrix.keys[i]) for i in order if scores[i] > 0]
+        # Only rows that score are sorted (by score, then row: the order a stable sort of all rows gives).
+        found = np.flatnonzero(self._period_mask(date_from, date_to) & (scores > 0))
+        order = found[np.argsort(-scores[found], kind="stable")[:n]]
+        return self.matrix.keys[order].tolist()
 
     def keys_in_period(self, date_from: str | None, date_to: str | None) -> list[str]:
         """The keys of every dated row whose span overlaps the period (all dated rows without one)."""
         mask = self._period_mask(date_from, date_to) & (self._dates > 0)
-        return [str(key) for key in self.matrix.keys[mask]]
+        return self.matrix.keys[mask].tolist()
 
     def _period_mask(self, date_from: str | None, date_to: str | None) -> np.ndarray:
         mask = np.ones(self.matrix.rows, dtype=bool)

@@ -20,6 +20,7 @@ import numpy as np
 from ingest.records import Chunk, Item
 
 _ADD_BATCH = 500
+_MAX_IDS_OVER_HTTP = 5000
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class VectorStore:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
+        self.url = url
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         if url:
             parsed = urlparse(url if "://" in url else f"http://{url}")
@@ -138,12 +140,31 @@ class VectorStore:
         for start in range(0, len(ids), _ADD_BATCH):
             self._collection.delete(ids=ids[start : start + _ADD_BATCH])
 
-    def search(self, vector: np.ndarray, n: int, where: dict[str, Any] | None = None) -> list[VectorMatch]:
-        if n <= 0 or self._collection.count() == 0:
+    def search(self, vector: np.ndarray, n: int, where: dict[str, Any] | None = None, ids: Sequence[str] | None = None) -> list[VectorMatch]:
+        """The n nearest chunks, among those `where` selects; `ids`, when given, are exactly the chunks
+        `where` selects (from the lexical index's spans): Chroma then looks them up by id instead of
+        scanning every chunk's metadata (measured at 5,000 items: 8-14 ms CPU against 43-73 ms), the
+        same nearest neighbours. An id Chroma lacks (another process's write in flight) falls back to `where`."""
+        if n <= 0:
             return []
-        result = self._collection.query(
-            query_embeddings=[vector.tolist()], n_results=n, where=where, include=["metadatas", "distances"]
-        )
+        if ids is not None and self._ids_worth_sending(len(ids)):
+            from chromadb.errors import ChromaError
+
+            if not ids:
+                return []
+            try:
+                return self._query(vector, n, ids=list(ids))
+            except ChromaError:
+                pass
+        return self._query(vector, n, where=where)
+
+    def _ids_worth_sending(self, count: int) -> bool:
+        # To a server every id travels with every question: beyond a few thousand, its filter is cheaper.
+        return not self.url or count <= _MAX_IDS_OVER_HTTP
+
+    def _query(self, vector: np.ndarray, n: int, **selection: Any) -> list[VectorMatch]:
+        # An empty collection answers with no match (no count() first: it costs as much as a search).
+        result = self._collection.query(query_embeddings=[vector.tolist()], n_results=n, include=["metadatas", "distances"], **selection)
         return [
             VectorMatch(chunk_id, metadata["item_id"], 1.0 - float(distance))
             for chunk_id, metadata, distance in zip(result["ids"][0], result["metadatas"][0], result["distances"][0])

@@ -95,7 +95,7 @@ class Retriever:
     def _retrieve_one(self, query: Query, k: int, notices: list[str] | None = None) -> list[Hit]:
         snapshot = self._snapshot()
         period = (query.date_from, query.date_to)
-        dense_ids = [m.chunk_id for m in self._dense(query, snapshot.version, notices)]
+        dense_ids = [m.chunk_id for m in self._dense(query, snapshot, notices)]
         lexical_ids = snapshot.chunks.search(query.text, self.candidates, *period)
         chunks_by_id = self.index.catalog.chunks_by_id([*dense_ids, *lexical_ids])
         # The catalog decides what is current; an item's best chunk represents it.
@@ -110,21 +110,33 @@ class Retriever:
             "windows": list(dict.fromkeys(window_item(key) for key in snapshot.windows.search(query.text, self.candidates * 2, *period))),
         }
         fused = reciprocal_rank_fusion(list(rankings.values()), FUSION_K, [FUSION_WEIGHTS[name] for name in rankings])
-        items = self.index.catalog.items_by_id(item_id for item_id, _ in fused)
-        first_chunks = self.index.catalog.first_chunks([item_id for item_id, _ in fused if item_id not in best_chunk])
         dense_rank = {item_id: rank for rank, item_id in enumerate(rankings["dense"], start=1)}
         bm25_rank = {item_id: rank for rank, item_id in enumerate(_item_order(lexical_chunks), start=1)}
-        ranked = [
-            Hit(items[item_id], score, (best_chunk.get(item_id) or first_chunks[item_id]).text, dense_rank.get(item_id), bm25_rank.get(item_id))
-            for item_id, score in fused
-            if item_id in items and (item_id in best_chunk or item_id in first_chunks)
-        ]
+        wanted = max(k * 4, 20) if self._reranker is not None else k
+        ranked: list[Hit] = []
+        # Only the leading items are read from the catalog (a few more when some are gone meanwhile),
+        # not every fused candidate: the same hits as reading all of them, in the same order.
+        for start in range(0, len(fused), wanted):
+            part = fused[start : start + wanted]
+            items = self.index.catalog.items_by_id(item_id for item_id, _ in part)
+            first_chunks = self.index.catalog.first_chunks([item_id for item_id, _ in part if item_id not in best_chunk])
+            ranked += [
+                Hit(items[item_id], score, (best_chunk.get(item_id) or first_chunks[item_id]).text, dense_rank.get(item_id), bm25_rank.get(item_id))
+                for item_id, score in part
+                if item_id in items and (item_id in best_chunk or item_id in first_chunks)
+            ]
+            if len(ranked) >= wanted:
+                break
         if self._reranker is not None and ranked:
-            ranked = self._rerank(query.text, ranked[: max(k * 4, 20)])
+            ranked = self._rerank(query.text, ranked[:wanted])
         return ranked[:k]
 
-    def _dense(self, query: Query, version: int, notices: list[str] | None):
-        """Vector matches; when the embeddings server fails, none (BM25 alone answers) and a notice says so."""
+    def _dense(self, query: Query, snapshot: LexicalSnapshot, notices: list[str] | None):
+        """Vector matches; when the embeddings server fails, none (BM25 alone answers) and a notice says so.
+
+        A period's chunks are named to Chroma by id, from the chunk index's date spans (the spans
+        Chroma's metadata holds): its metadata filter scans every chunk, a lookup by id does not.
+        """
         try:
             vector = self.index.embedder.embed_query(query.text)
         except EmbeddingServiceError as error:
@@ -132,7 +144,9 @@ class Retriever:
             if notices is not None and notice not in notices:
                 notices.append(notice)
             return []
-        return self._vector_store(version).search(vector, self.candidates, date_range_filter(query.date_from, query.date_to))
+        where = date_range_filter(query.date_from, query.date_to)
+        ids = snapshot.chunks.keys_in_period(query.date_from, query.date_to) if where else None
+        return self._vector_store(snapshot.version).search(vector, self.candidates, where, ids)
 
     def _vector_store(self, version: int) -> VectorStore:
         """The vector store, reopened when another process changed the catalog since it was opened."""
