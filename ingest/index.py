@@ -274,6 +274,20 @@ def file_fingerprint(sha: str, pipeline: str, override: dict | None) -> str:
     return hashlib.sha256(f"{sha}/{pipeline}/{json.dumps(override, sort_keys=True)}".encode()).hexdigest()[:24]
 
 
+def unchanged_by_stat(
+    path: Path, stat: FileStat, known: tuple[str, str] | None, indexed: IndexedStat | None, pipeline: str, override: dict | None,
+    folder: Path | None = None,
+) -> bool:
+    """Is the file as indexed, without reading it? Same source path, size and mtime (ns) as when its
+    bytes were hashed, and that hash gives the indexed fingerprint under today's pipeline and manifest.
+    `folder`: the file's folder, resolved (one resolve per folder instead of one per file)."""
+    if not (known and indexed and indexed.stat == stat):
+        return False
+    if indexed.source != str((folder or path.parent.resolve()) / path.name) and indexed.source != str(path.resolve()):
+        return False
+    return file_fingerprint(indexed.sha256, pipeline, override) == known[0]
+
+
 def plan_file(
     index: Index, documents: revisions.KnownDocuments, path: Path, override: dict | None, pipeline: str, known: tuple[str, str] | None,
     indexed: IndexedStat | None = None,
@@ -284,9 +298,8 @@ def plan_file(
         stat = FileStat.of(path)
     except OSError as error:
         return FilePlan(path, "failed", f"无法读取文件 ({error.strerror or error})")
-    if known and indexed and indexed.stat == stat and indexed.source == str(path.resolve()):
-        if file_fingerprint(indexed.sha256, pipeline, override) == known[0]:
-            return FilePlan(path, "unchanged")
+    if unchanged_by_stat(path, stat, known, indexed, pipeline, override):
+        return FilePlan(path, "unchanged")
     try:
         raw = path.read_bytes()
     except OSError as error:
@@ -357,10 +370,13 @@ def read_and_parse(path: Path, raw: bytes, sha: str, override: dict | None, sett
 def _index_files(index: Index, files: list[Path], known: dict[str, tuple[str, str]], report: IngestReport, progress: Progress | None) -> None:
     """Plan and prepare each file here while the embedding stage works on the previous ones; write as they finish."""
     pipeline = pipeline_fingerprint(index.settings)
-    manifests = {folder: load_manifest(folder) for folder in {f.parent.resolve() for f in files}}
-    documents = revisions.KnownDocuments(index.catalog)  # kept current as files are planned
+    folders = {parent: parent.resolve() for parent in {f.parent for f in files}}
+    manifests = {folder: load_manifest(folder) for folder in set(folders.values())}
     stats = index.catalog.file_stats()
     touched: dict[str, tuple[FileStat, str]] = {}
+    # Kept current as files are planned; loaded when the first file is not unchanged by its stat
+    # (a no-op run reads no document list).
+    documents: revisions.KnownDocuments | None = None
 
     def write(groups: Iterator[list[EmbeddedFile]]) -> None:
         for group in groups:
@@ -371,7 +387,12 @@ def _index_files(index: Index, files: list[Path], known: dict[str, tuple[str, st
         for number, path in enumerate(files, start=1):
             if progress:  # as each document starts: "[2/5] name" (how many started before it, of all)
                 progress(path.name, number - 1, len(files))
-            override = manifests[path.parent.resolve()].get(path.name)
+            folder = folders[path.parent]
+            override = manifests[folder].get(path.name)
+            if _timed(report, "stat", lambda: _unchanged_by_stat(path, known.get(path.name), stats.get(path.name), pipeline, override, folder)):
+                report.unchanged.append(path.name)
+                continue
+            documents = documents or revisions.KnownDocuments(index.catalog)
             plan = _timed(
                 report, "parse", lambda: plan_file(index, documents, path, override, pipeline, known.get(path.name), stats.get(path.name))
             )
@@ -395,6 +416,14 @@ def _index_files(index: Index, files: list[Path], known: dict[str, tuple[str, st
         if stage is not None:
             stage.stop()
             report.stage_seconds["embed"] = stage.busy_seconds
+
+
+def _unchanged_by_stat(path: Path, known: tuple[str, str] | None, indexed: IndexedStat | None, pipeline: str, override: dict | None, folder: Path) -> bool:
+    try:
+        stat = FileStat.of(path)
+    except OSError:
+        return False  # plan_file says why
+    return unchanged_by_stat(path, stat, known, indexed, pipeline, override, folder)
 
 
 def _prepared(plan: FilePlan, indexed_before: bool, settings: Settings, report: IngestReport) -> PreparedFile | None:
