@@ -84,9 +84,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--queries", type=int, default=20)
     parser.add_argument("--batches", default=",".join(map(str, BATCHES)), help="batch sizes, comma-separated")
+    parser.add_argument("--teams", default=",".join(f"{t}:{p}" for t, p in TEAMS), help="threads:wait_policy pairs, comma-separated")
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     texts = sample_texts(args.texts)
     batches = [int(b) for b in args.batches.split(",") if b.strip()]
+    teams = [(int(team.split(":")[0]), team.split(":")[1]) for team in args.teams.split(",") if team.strip()]
     env = {name: value for name, value in os.environ.items() if name not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY") and not name.startswith("HELUO_")}
     rows = []
     load_before = os.getloadavg()
@@ -94,7 +97,7 @@ def main() -> None:
         texts_file, questions_file = Path(folder) / "texts.json", Path(folder) / "questions.json"
         texts_file.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
         questions_file.write_text(json.dumps(sample_questions(args.queries), ensure_ascii=False), encoding="utf-8")
-        for threads, policy in TEAMS:
+        for threads, policy in teams:
             for batch in batches:
                 out = subprocess.run(
                     [sys.executable, "-c", _CHILD, str(texts_file), str(batch), str(threads), str(args.repeats), str(questions_file), policy],
@@ -114,9 +117,9 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "load_before_1_5_15": load_before, "load_after_1_5_15": load, "niceness": os.nice(0)},
         "command": " ".join((["nice", "-n", str(os.nice(0))] if os.nice(0) else []) + [".venv/bin/python", "bench/embedder.py", *sys.argv[1:]]),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(figures, indent=1), encoding="utf-8")
-    print(f"best: {best}; load {load}; written to {RESULTS.relative_to(REPO)}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(figures, indent=1), encoding="utf-8")
+    print(f"best: {best}; load {load}; written to {args.out}")
 
 
 if __name__ == "__main__":
