@@ -7,6 +7,9 @@ Sources (all data, all in the repository):
 - questions the local LLM wrote, as stored raw in eval/generate/llm_raw.jsonl and checked by
   `eval.generate.llm_questions.accepted` (the model is not run here);
 - hand-written questions, eval/generate/hand.jsonl;
+- the second hand-written batch, eval/generate/hand_dev2.jsonl (provenance "hand_dev2", ids d0001…):
+  written after the split was sealed, so dev by construction (eval.split.DEV_ONLY); appended last and
+  never paraphrased by rule, so adding it changes no line of either file;
 - paraphrases: by rule (`eval.generate.paraphrase`) of a hashed share of the above, and hand-written
   ones, eval/generate/hand_paraphrases.jsonl (`{"paraphrase_of": id, "question": …}`);
 - eval/generate/excluded.tsv: questions dropped on review before any system ran on them
@@ -93,6 +96,18 @@ def hand_paraphrases(by_id: dict[str, dict]) -> list[dict]:
     return out
 
 
+def later_batch(earlier: Iterable[dict]) -> list[dict]:
+    """The hand_dev2 lines as written; a question repeating an earlier one is an error, not a silent drop."""
+    path = GENERATE / "hand_dev2.jsonl"
+    batch = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()] if path.is_file() else []
+    seen = {squash(r["question"]) for r in earlier}
+    repeated = [r["id"] for r in batch if squash(r["question"]) in seen]
+    wrong = [r["id"] for r in batch if r.get("provenance") != "hand_dev2"]
+    if repeated or wrong:
+        raise ValueError(f"{path}: questions already in the sets {repeated}, provenance not 'hand_dev2' {wrong}")
+    return batch
+
+
 def excluded() -> dict[str, str]:
     path = GENERATE / "excluded.tsv"
     rows = [line.split("\t", 1) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()] if path.is_file() else []
@@ -117,6 +132,7 @@ def build(corpus_dir: Path) -> tuple[list[EvalQuestion], dict[str, str], dict]:
     seen |= {squash(r["question"]) for r in llm}
     rewordings = [r for r in rewordings if squash(r["question"]) not in seen and squash(r["question"]) not in dropped]
     records = [*seed, *originals, *with_ids(rewordings, "p", taken)]
+    records += later_batch(records)
     questions = [parse_question(r) for r in records]
     stats = {"llm_rejected": reasons, "excluded": len(dropped)}
     return questions, assign(questions), stats

@@ -7,7 +7,8 @@ Answerable questions carry gold items and key facts; unanswerable ones carry nei
 tell "the corpus does not say" apart from "we forgot to write the gold".
 
 Optional fields (absent = the default in EvalQuestion):
-    "provenance": "seed" | "template" | "llm" | "paraphrase" | "hand"  (who or what wrote the question)
+    "provenance": "seed" | "template" | "llm" | "paraphrase" | "hand" | "hand_dev2"  (who or what wrote the question;
+                  "hand_dev2" is the second hand-written batch, dev only: eval/split.py)
     "tags": ["on_date", …]              lower-case labels: the template family, a hard case ("ordinal")
     "complete_gold": true               the gold is *every* matching item (list questions: completeness)
     "unanswerable_kind": "missing_month" | …   why an unanswerable question is (UNANSWERABLE_KINDS)
@@ -26,7 +27,7 @@ from typing import Any
 QUESTION_TYPES = ("factoid", "numeric", "month_summary", "multi_doc", "temporal", "report", "unanswerable")
 _FIELDS = ("id", "type", "question", "period", "reference_answer", "key_facts", "gold", "answerable")
 _OPTIONAL_FIELDS = ("provenance", "tags", "complete_gold", "unanswerable_kind", "paraphrase_of")
-PROVENANCES = ("seed", "template", "llm", "paraphrase", "hand")
+PROVENANCES = ("seed", "template", "llm", "paraphrase", "hand", "hand_dev2")
 UNANSWERABLE_KINDS = (
     "missing_detail",  # the right item exists but does not state the detail asked for
     "target_not_actual",  # only a target or plan exists, the question asks for the actual figure

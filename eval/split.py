@@ -1,6 +1,9 @@
 """The dev/test split: a rule over question ids, decided before any system runs on the questions.
 
-- The 102 seed questions (provenance "seed", tuned on by earlier work) are dev, always.
+- The 102 seed questions (provenance "seed", tuned on by earlier work) are dev, always; so is every
+  batch added after the split was made (provenance "hand_dev2", written once the test set was sealed),
+  a rule over provenance that moves none of the questions split before it. A rewording of a dev-only
+  question is dev too (its group's root decides).
 - Every other question belongs to a group: a paraphrase to the group of the question it rewords,
   any other question to its own. A group goes to dev or test as a whole, so no test question has a
   rewording in dev to tune on.
@@ -12,8 +15,9 @@
 The rule depends on ids only (never on how any system answers), `assign` recomputes it, and a test
 checks that eval/dev.jsonl and eval/test.jsonl follow it, so a question cannot be moved by hand.
 Questions added later are split by the same rule together with the current ones only if that moves
-none of them (`assign` over the union, compared with the files); otherwise start a new salt and
-keep the old assignment — never move a question because it fails.
+none of them (`assign` over the union, compared with the files); otherwise they are dev by provenance
+(DEV_ONLY, as the hand_dev2 batch is) or start a new salt, and the old assignment stays — never move a
+question because it fails.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from eval.dataset import EvalQuestion
 
 SALT = "heluo-eval-split-v1"
 TEST_SHARE = 0.65
+# Provenances that are dev by construction: the seed (tuned on before the split) and later batches.
+DEV_ONLY = ("seed", "hand_dev2")
 Split = Literal["dev", "test"]
 
 
@@ -48,14 +54,15 @@ def assign(questions: Sequence[EvalQuestion]) -> dict[str, Split]:
     """question id -> "dev" | "test" under the rule above."""
     by_id = {q.id: q for q in questions}
     groups: dict[str, list[EvalQuestion]] = defaultdict(list)
+    dev_only = {q.id for q in questions if q.provenance in DEV_ONLY or by_id.get(group_of(q), q).provenance in DEV_ONLY}
     for question in questions:
-        if question.provenance != "seed":
+        if question.id not in dev_only:
             groups[group_of(question)].append(question)
     strata: dict[tuple[str, str, str], list[str]] = defaultdict(list)
     for group, members in groups.items():
         root = by_id.get(group, members[0])
         strata[stratum_of(root)].append(group)
-    split: dict[str, Split] = {q.id: "dev" for q in questions if q.provenance == "seed"}
+    split: dict[str, Split] = {id_: "dev" for id_ in dev_only}
     for members in strata.values():
         ordered = sorted(members, key=order_key)
         in_test = round(TEST_SHARE * len(ordered))
@@ -65,4 +72,4 @@ def assign(questions: Sequence[EvalQuestion]) -> dict[str, Split]:
     return split
 
 
-__all__ = ["SALT", "TEST_SHARE", "assign", "group_of", "stratum_of"]
+__all__ = ["DEV_ONLY", "SALT", "TEST_SHARE", "assign", "group_of", "stratum_of"]
