@@ -21,6 +21,8 @@ from ingest.records import Chunk, Item
 
 _ADD_BATCH = 500
 _MAX_IDS_OVER_HTTP = 5000
+# Closer similarities than this may come out in another order from Chroma's own arithmetic.
+_TIE = 1e-5
 
 
 @dataclass(frozen=True)
@@ -153,10 +155,23 @@ class VectorStore:
             if not ids:
                 return []
             try:
-                return self._query(vector, n, ids=list(ids))
-            except ChromaError:
+                return self._all_by_distance(vector, ids) if len(ids) <= n else self._query(vector, n, ids=list(ids))
+            except (ChromaError, KeyError):
                 pass
         return self._query(vector, n, where=where)
+
+    def _all_by_distance(self, vector: np.ndarray, ids: Sequence[str]) -> list[VectorMatch]:
+        """All of `ids`, nearest first: what the index returns when it holds no more than n of them,
+        computed here. Chroma's filtered graph search cannot fill n from so few, so it visits every
+        node (measured at 50,000 items: 72 ms for 13 ids of one day, 39 ms for 48,619 ids)."""
+        found = self._collection.get(ids=list(ids), include=["embeddings", "metadatas"])
+        by_id = dict(zip(found["ids"], zip(found["embeddings"], found["metadatas"])))
+        vectors = np.asarray([by_id[chunk_id][0] for chunk_id in ids], dtype=np.float32)  # KeyError: not in Chroma (yet)
+        similarity = (vectors @ vector) / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(vector))
+        order = np.argsort(-similarity, kind="stable")
+        if len(order) > 1 and np.min(np.diff(similarity[order[::-1]])) < _TIE:
+            return self._query(vector, len(ids), ids=list(ids))  # (near) ties: the index's own order decides
+        return [VectorMatch(ids[i], by_id[ids[i]][1]["item_id"], float(similarity[i])) for i in order]
 
     def _ids_worth_sending(self, count: int) -> bool:
         # To a server every id travels with every question: beyond a few thousand, its filter is cheaper.

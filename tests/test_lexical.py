@@ -116,13 +116,13 @@ def test_a_reader_catches_up_by_version_reloading_only_what_changed(tmp_path, mo
     asked.clear()
     assert reader.current().chunks.search("防汛", 5) == [] and asked == [[]] * len(INDEXES)
 
-    # Ingest rewrites the saved copy once it lacks a large share of the items (here: all of b.txt's) ...
+    # Ingest rewrites the saved copy once it lacks its share of the items (by default: any change) ...
     reader.save()
     asked.clear()
     fresh = LexicalIndexes(Catalog(path), tmp_path / "lexical").current()  # a new process: loads, reads no rows
     assert asked == [] and fresh.chunks.search("三号线", 5) == ["b#0000/0"]
     assert set(fresh.file_versions) == {"b.txt"}
-    # ... and leaves it when the change is small: a reader patches that file in from the catalog.
+    # ... and, with a share set, leaves it when the change is smaller: a reader patches that file in from the catalog.
     for number in range(20):
         _write(writer, f"c{number:02d}.txt", [f"第{number}号通知：城市书房开放"])
     reader.save()

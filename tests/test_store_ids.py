@@ -25,6 +25,10 @@ def corpus(count: int = 60) -> tuple[list[Chunk], dict[str, Item], dict[str, str
     return chunks, items, periods
 
 
+def ranked(matches) -> list[tuple[str, str, float]]:
+    return [(m.chunk_id, m.item_id, round(m.similarity, 5)) for m in matches]
+
+
 def test_searching_by_the_chunk_index_ids_finds_what_the_metadata_filter_finds(tmp_path):
     chunks, items, periods = corpus()
     store = VectorStore(tmp_path / "chroma", "test", "fake")
@@ -35,14 +39,17 @@ def test_searching_by_the_chunk_index_ids_finds_what_the_metadata_filter_finds(t
     for date_from, date_to in PERIODS:
         where = date_range_filter(date_from, date_to)
         ids = spans.keys_in_period(date_from, date_to)
-        by_filter = store.search(query, 10, where)
-        assert store.search(query, 10, where, ids) == by_filter
+        by_filter = ranked(store.search(query, 10, where))
+        assert ranked(store.search(query, 10, where, ids)) == by_filter
         assert len(by_filter) == min(10, len(ids))
     # The ids decide, not the filter (which here would select nothing).
     ids = spans.keys_in_period(*PERIODS[0])
-    assert store.search(query, 10, {"date": {"$gt": 10**9}}, ids) == store.search(query, 10, date_range_filter(*PERIODS[0]))
+    assert ranked(store.search(query, 10, {"date": {"$gt": 10**9}}, ids)) == ranked(store.search(query, 10, date_range_filter(*PERIODS[0])))
     # An id Chroma lacks (another process's write not there yet): the metadata filter answers.
     where = date_range_filter(*PERIODS[0])
     ids = [*spans.keys_in_period(*PERIODS[0]), "bulletin-7.txt#9999/0"]
-    assert store.search(query, 10, where, ids) == store.search(query, 10, where)
+    assert ranked(store.search(query, 10, where, ids)) == ranked(store.search(query, 10, where))
     assert store.search(query, 10, where, []) == []
+    # No more ids than wanted: all of them, nearest first (computed here), as Chroma orders them.
+    few = spans.keys_in_period(*PERIODS[1])
+    assert 0 < len(few) < 10 and ranked(store.search(query, 10, None, few)) == ranked(store.search(query, 10, date_range_filter(*PERIODS[1])))
