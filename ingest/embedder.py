@@ -32,8 +32,8 @@ _BGE_ZH_QUERY_INSTRUCTION = "为这个句子生成表示以用于检索相关文
 # requests that 16 made. bench/embedder.py measures batch sizes and thread counts (see the README).
 DEFAULT_BATCH = 32
 # OpenMP's idle threads sleep instead of spinning. Measured on the shared 2-core machine
-# (bench/results/embedder.json): passages as fast or faster, and a query 29-37 ms instead of up to
-# 1.7-2.6 s at p95 whenever another program wanted the cores (a spinning thread holds up the working one).
+# (bench/results/embedder.json): passages as fast or faster, and a query's p95 41-79 ms instead of
+# 1.7-2.6 s whenever another program wanted the cores (a spinning thread holds up the working one).
 DEFAULT_WAIT_POLICY = "passive"
 
 
