@@ -4,7 +4,7 @@ corpus grows from hundreds to tens of thousands of items.
 Run it (on a shared machine, nicely; on a quiet one, drop `nice`):
     nice -n 10 .venv/bin/python bench/scale.py                          # 500, 5,000, 50,000 items, all embedded for real
     nice -n 10 .venv/bin/python bench/scale.py --sizes 500,5000,50000 --real-sizes 500 --new-bulletins 1
-                                        # the committed run, at load 2-4
+                                        # the committed run: 23 min at load 1.6-3.6
     .venv/bin/python bench/scale.py --sizes 500 --embedder hash         # a quick look, no model at all
 It prints a table and writes bench/results/scale.json ({"sizes": [{"items", "ingest_vs_raw",
 "noop_reingest_s", "retrieve_p95_ms", "answer_p95_ms", "server_rss_mb", "start_s", ...}]}).
