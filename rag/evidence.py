@@ -34,6 +34,7 @@ from ingest.textutil import jieba_engine, normalize_spaces, split_sentences, wor
 _ASKING = re.compile(
     r"请问|请|听说|麻烦|帮我|给我|告诉我|想知道|一下|"
     r"百分之多少|百分之几|哪些|哪个|哪家|哪位|哪里|哪儿|哪天|哪一天|哪年|哪月|哪几|什么|啥|多少|怎么样|怎样|怎么|如何|是否|有没有|是不是|为什么|为何|"
+    r"多长|多高|多远|多大|多重|多久|多深|多宽|多快|"
     r"吗|呢|吧|谁|几号|几月|几时|何时|哪|几|去了|"
     r"分别|各自|各|主要|重要|具体|大概|大约|到底|究竟|都|一共|总共|共计|合计|累计|截至|截止|"
     r"现在|目前|如今|当前|眼下|当时|那时|那次|那天|当天|这次|此次|本次|那个|这个|后来|最近|近期|最后|最终|"
@@ -223,6 +224,10 @@ _ASKS_TIME = re.compile(r"哪天|哪一天|哪日|几号|几月几日|几月|什
 _DATE_IN_TEXT = re.compile(r"\d{1,2}\s*月\s*\d{1,2}\s*[日号]|\d{4}\s*年|\d{1,2}\s*[日号]")
 # Asking for a plan: a target set before the period ended answers it.
 _ASKS_PLAN = re.compile(r"目标|计划|预期|预计|规划|力争|争取|确保|将|打算|要求|部署|提出|要[^求]|拟|定了|定的|安排")
+# Asking what actually came of something ("实际增长了多少", "后来通车了吗"): a plan does not answer it.
+_ASKS_OUTCOME = re.compile(r"实际|最终|最后|后来|到底|真的")
+# What a plan or forecast says, as opposed to a result.
+_STATES_PLAN = re.compile(r"目标|预期|计划|力争|争取|确保|规划|拟|预计|将|年底前")
 # A sentence that states a target or plan rather than an outcome.
 _STATES_TARGET = re.compile(r"目标|预期|计划|力争|争取|确保|规划|拟")
 
@@ -352,6 +357,12 @@ class QuestionTerms:
     unit: str = ""
     whole_years: tuple[str, ...] = ()
     asks_figure: bool = False
+    # Terms that must stand (or be abbreviated) in the item: what the question quotes, and proper
+    # nouns that neither the corpus nor the general dictionary knows ("龙贸通", "猴痘").
+    exact: tuple[str, ...] = ()
+    # The count word written after 多少/几 ("多少名", "几条"): the answer must count in it.
+    counter: str = ""
+    asks_outcome: bool = False
 
     @property
     def total_weight(self) -> float:
@@ -376,7 +387,70 @@ def read_question(question: str, weights: TermWeights | None = None) -> Question
         unit=figure_unit(question),
         whole_years=tuple(whole_years(question)),
         asks_figure=bool(_ASKS_FIGURE.search(normalize_spaces(question))),
+        exact=tuple(dict.fromkeys([*(quoted_terms(question, weights) if _exp("C") else []), *(unknown_names(question, weights) if _exp("B") else [])])),
+        counter=asked_counter(question) if _exp("F") else "",
+        asks_outcome=bool(_ASKS_OUTCOME.search(question)),
     )
+
+
+def _exp(flag: str) -> bool:
+    import os
+
+    return flag in os.environ.get("HELUO_EXP", "BCDF")
+
+
+# Quoted names and titles ("“七不得”", "《猴痘防控方案》"): the question names a thing by its own words.
+_QUOTED = re.compile(r"[“\"「《]([^”\"」》]{2,20})[”\"」》]")
+
+
+def quoted_terms(question: str, weights: TermWeights | None) -> list[str]:
+    """What the question quotes that no item contains: a quoted name the corpus lacks is not in it."""
+    if weights is None:
+        return []
+    quoted = (m.group(1).strip().lower() for m in _QUOTED.finditer(normalize_spaces(question)))
+    return [term for term in quoted if term and not _seen(term, weights)]
+
+
+# jieba's proper-noun tags (person, place, organisation, other proper name).
+_PROPER_TAGS = ("nr", "ns", "nt", "nz")
+
+
+def unknown_names(question: str, weights: TermWeights | None) -> list[str]:
+    """Proper nouns of the question that no item contains and the general dictionary does not know:
+    the thing asked about is not in the corpus ("龙贸通平台", a disease, a company), whereas an
+    everyday word the corpus never uses ("碰面") is the asker's wording and is let pass."""
+    if weights is None:
+        return []
+    engine = jieba_engine()
+    found = []
+    for word, tag in _tagged(normalize_spaces(question)):
+        if len(word) < 2 or not tag.startswith(_PROPER_TAGS) or not all("\u4e00" <= ch <= "\u9fff" for ch in word):
+            continue
+        if not _seen(word, weights) and not engine.has_word(word):
+            found.append(word)
+    return found
+
+
+# Counters that say what is counted (a generic "个", "次", "种" or "块" does not): "多少名选手" is
+# answered by "192名" or "192人", not by "1000余万元".
+_COUNTER_GROUPS = ("名人位", "家", "项", "所", "座", "条", "件", "张", "枚", "台", "艘", "支", "户", "套", "处", "场", "辆", "架", "栋", "分", "亩")
+
+
+def asked_counter(question: str) -> str:
+    """The counter group of the count asked ("名人位" for "多少名", "几条"), or "": the counter must be
+    a word of its own ("多少人民币" asks money, "哪几家" asks which)."""
+    tokens = [token.strip() for token in jieba_engine().cut(normalize_spaces(question)) if token.strip()]
+    for previous, token in zip(["", *tokens], tokens):
+        counter = token[1:] if token.startswith("几") and previous != "哪" else token if previous == "多少" else ""
+        group = next((group for group in _COUNTER_GROUPS if len(counter) == 1 and counter in group), "")
+        if group:
+            return group
+    return ""
+
+
+def counts_in(counter: str, text: str) -> bool:
+    """A number stands with one of the counters ("192名", "两家", "9.08分")."""
+    return bool(re.search(rf"(?:\d+(?:\.\d+)?|[一二三四五六七八九十百千两]+)\s*(?:余|多)?\s*(?:万|千|百)?\s*[{counter}]", text))
 
 
 def coverage(question: QuestionTerms, text: str) -> float:
@@ -494,6 +568,13 @@ def _mismatch(
     missing_name = next((name for name in question.names if not names_in(name, whole)), None)
     if missing_name:
         return f"没有提到“{missing_name}”"
+    missing_exact = next((term for term in question.exact if _term_coverage(term.lower(), whole) < ABBREVIATION_CREDIT), None)
+    if missing_exact:
+        return f"没有提到“{missing_exact}”"
+    if question.counter and not counts_in(question.counter, whole):
+        return f"没有以“{question.counter[0]}”计的数"
+    if _exp("D") and not _covers_rarest(question, whole):
+        return f"没有提到“{_rarest(question)}”"
     canonical = _arabic_ordinals(whole).replace(" ", "")
     missing_number = next((number for number in question.numbers if number.lower() not in canonical), None)
     if missing_number:
@@ -502,7 +583,26 @@ def _mismatch(
         return f"不是{'、'.join(question.years)}年的资料"
     if _only_a_target(question, sentences, window, item.date or (document.period if document else "")):
         return "只有目标，没有实际结果"
+    if _exp("H") and question.asks_outcome and (_STATES_PLAN.search(f"{item.section} {item.title}") or _plans_only(sentences[window[0] : window[1]])):
+        return "只有目标，没有实际结果"
     return ""
+
+
+def _plans_only(window: Sequence[str]) -> bool:
+    """The window's figures (or, without any, its sentences) are all stated as plans or forecasts."""
+    stated = [sentence for sentence in window if has_figure(sentence)] or list(window)
+    return bool(stated) and all(_STATES_PLAN.search(sentence) for sentence in stated)
+
+
+def _rarest(question: QuestionTerms) -> str:
+    return max(zip(question.weights, question.terms))[1] if question.terms else ""
+
+
+def _covers_rarest(question: QuestionTerms, whole: str) -> bool:
+    """The question's rarest term, the thing it is about, stands in the item (half of it at least)."""
+    if len(question.terms) < 2:
+        return True
+    return _term_coverage(_rarest(question), whole) >= 0.5
 
 
 def _names_a_year(years: Sequence[str], item: Item, document: Document | None) -> bool:
