@@ -37,7 +37,7 @@ _ASKING = re.compile(
     r"多长|多高|多远|多大|多重|多久|多深|多宽|多快|"
     r"吗|呢|吧|谁|几号|几月|几时|何时|哪|几|去了|"
     r"分别|各自|各|主要|重要|具体|大概|大约|到底|究竟|都|一共|总共|共计|合计|累计|截至|截止|"
-    r"现在|目前|如今|当前|眼下|当时|那时|那次|那天|当天|这次|此次|本次|那个|这个|后来|最近|近期|最后|最终|"
+    r"现在|目前|如今|当前|眼下|当时|那时|那次|那天|当天|那边|这边|那里|这里|这次|此次|本次|那个|这个|后来|最近|近期|最后|最终|"
     r"动态|事情|事件|大事|新闻|消息|情况|内容|方面|介绍|总结|概括|提到|提出|说到|讲到|报道|有关|相关|"
     r"\d{2,4}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*[日号])?)?|\d{1,2}\s*月(?:\s*\d{1,2}\s*[日号])?|\d{1,2}\s*[日号]|"
     r"今年|去年|前年|明年|本月|上个月|上月|下个月|上半年|下半年|上旬|中旬|下旬|月初|月底|月末|年底|年初|月份|期间|当月"
@@ -142,15 +142,24 @@ def _small_number(numeral: str) -> int:
     return (_CN_DIGITS.get(tens, 1) if tens else 1) * 10 + (_CN_DIGITS.get(ones, 0) if ones else 0)
 
 
+# A year inside brackets or quotes belongs to a title ("建设方案（2023到2025年）", "《科技城百强榜（2023）》").
+_TITLED = re.compile(r"（[^）]*）|\([^)]*\)|《[^》]*》|“[^”]*”")
+
+
 def asked_years(question: str) -> list[str]:
-    """Four-digit years the question asks about, not counting the year that names a work report."""
+    """Four-digit years the question asks about, not counting the year that names a work report or
+    stands in a title."""
     text = _REPORT_YEAR.sub(" ", normalize_spaces(question))
+    if _exp("Y"):
+        text = _TITLED.sub(" ", text)
     return list(dict.fromkeys(_YEAR.findall(text)))
 
 
 def whole_years(question: str) -> list[str]:
     """The asked years that stand alone, without a month ("2021年GDP", not "2023年7月")."""
     text = _REPORT_YEAR.sub(" ", normalize_spaces(question))
+    if _exp("Y"):
+        text = _TITLED.sub(" ", text)
     return list(dict.fromkeys(m.group(1) for m in _YEAR.finditer(text) if not re.match(r"\s*\d{1,2}\s*月", text[m.end() :])))
 
 
@@ -367,6 +376,17 @@ class QuestionTerms:
     @property
     def total_weight(self) -> float:
         return sum(self.weights)
+
+
+_CLAUSE_BREAK = re.compile(r"(?<=[？?；;！!])")
+
+
+def question_parts(question: str) -> list[str]:
+    """The question, then each of its clauses when it asks several things ("…几号通车的？洛阳境内有多长？"),
+    a clause counting when it has two content terms of its own ("人均呢？" leans on the one before)."""
+    clauses = [clause.strip() for clause in _CLAUSE_BREAK.split(normalize_spaces(question)) if clause.strip()]
+    own = [clause for clause in clauses if len(key_terms(clause)) >= 2]
+    return [question, *own] if _exp("P") and len(own) >= 2 else [question]
 
 
 def read_question(question: str, weights: TermWeights | None = None) -> QuestionTerms:

@@ -19,7 +19,7 @@ from ingest.textutil import normalize_spaces
 from ingest.untrusted import without_flagged
 from rag.bounded import STOP_WORDS, BoundedStream, Budget, StopReason
 from rag.digest import LLM_OVERVIEW_HEADING, build_digest, month_label, outline_for_overview, render_digest
-from rag.evidence import Evidence, QuestionTerms, assess, read_question
+from rag.evidence import Evidence, QuestionTerms, assess, question_parts, read_question
 from rag.extractive import candidate_sentences, extractive_answer
 from rag.prompting import ANSWER_PROMPT, LEAD_PROMPT, REFUSAL, SUMMARY_OVERVIEW_PROMPT, fit_sources, format_sources, pack_sources
 from rag.query import Catalog, parse_query
@@ -222,31 +222,34 @@ class Assistant:
 
         A hit answers when, for the question or one of its parts, no name, number or year it asks
         about is missing from the item and its best window covers MIN_EVIDENCE of the weighted terms.
-        A question asking for a figure is refused when no such item states one where the asked thing
-        is said.
+        A part asking for a figure is answered by none of its items when none on its topic states one
+        where the asked thing is said. The parts are the query's sub-questions, or else the whole
+        question and its clauses ("栾卢高速是几号通车的？洛阳境内有多长？"), each with its own names.
         """
-        parts = [self._question_terms(part.text) for part in query.sub_questions] or [self._question_terms(query.text)]
         if query.sub_questions:
             # The parts of "2022年全市和2021年涧西区…" share the words of the whole question: a name of
             # one part is no requirement on the other.
-            parts = [replace(terms, names=()) for terms in parts]
+            parts = [replace(self._question_terms(part.text), names=()) for part in query.sub_questions]
+        else:
+            parts = [self._question_terms(text) for text in question_parts(query.text)]
         dated = bool(query.date_from or query.date_to)
-        best: dict[str, Evidence] = {}
+        answering: set[str] = set()
         for terms in parts:
-            for hit in hits:
-                evidence = self._evidence(terms, hit.item, dated)
-                if not evidence.usable:
-                    continue
-                held = best.get(hit.item.item_id)
-                if held is None or evidence.score > held.score:
-                    best[hit.item.item_id] = evidence
-        supported = [hit for hit in hits if hit.item.item_id in best and best[hit.item.item_id].score >= MIN_EVIDENCE]
-        if any(terms.asks_figure for terms in parts) and supported:
-            top = max(best[hit.item.item_id].score for hit in supported)
-            on_topic = [hit for hit in supported if best[hit.item.item_id].score >= top - FIGURE_MARGIN]
-            if not any(best[hit.item.item_id].figure for hit in on_topic):
-                return []
-        return supported
+            answering |= self._answering(terms, hits, dated)
+        return [hit for hit in hits if hit.item.item_id in answering]
+
+    def _answering(self, terms: QuestionTerms, hits: list[Hit], dated: bool) -> set[str]:
+        """Ids of the hits that answer one part of the question."""
+        found: dict[str, Evidence] = {}
+        for hit in hits:
+            evidence = self._evidence(terms, hit.item, dated)
+            if evidence.usable and evidence.score >= MIN_EVIDENCE:
+                found[hit.item.item_id] = evidence
+        if terms.asks_figure and found:
+            top = max(evidence.score for evidence in found.values())
+            if not any(evidence.figure for evidence in found.values() if evidence.score >= top - FIGURE_MARGIN):
+                return set()
+        return set(found)
 
     def _listed(self, query: Query, hits: list[Hit]) -> list[Hit]:
         """Every item of the query's period that answers a list question, best first: a month holds
@@ -302,7 +305,7 @@ class Assistant:
         hits = [hit for hit in hits if without_flagged(hit.item.text, hit.item.flagged).strip()]
         chosen = hits if query.intent == "list" else hits[: max(_EXTRACTIVE_SOURCES, len(query.sub_questions) * 2)]
         sources = [(n, hit.item) for n, hit in enumerate(chosen, start=1)]
-        return sources, extractive_answer(query.text, sources, query.intent, [part.text for part in query.sub_questions], self.retriever.term_weights)
+        return sources, extractive_answer(query.text, sources, query.intent, [part.text for part in query.sub_questions] or question_parts(query.text), self.retriever.term_weights)
 
     def _llm_answer(self, query: Query, hits: list[Hit], name: str, notices: list[str]) -> Iterator[Event]:
         from rag.llms import chat_backend
