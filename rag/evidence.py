@@ -372,6 +372,10 @@ class QuestionTerms:
     # The count word written after 多少/几 ("多少名", "几条"): the answer must count in it.
     counter: str = ""
     asks_outcome: bool = False
+    # Asking who: a person or an organisation must be named where the question is answered.
+    asks_who: bool = False
+    # Every asked head is a word of the corpus (an unseen noun, "房价", is a thing no item states).
+    heads_seen: bool = True
 
     @property
     def total_weight(self) -> float:
@@ -410,6 +414,8 @@ def read_question(question: str, weights: TermWeights | None = None) -> Question
         exact=tuple(dict.fromkeys([*(quoted_terms(question, weights) if _exp("C") else []), *(unknown_names(question, weights) if _exp("B") else [])])),
         counter=asked_counter(question) if _exp("F") else "",
         asks_outcome=bool(_ASKS_OUTCOME.search(question)),
+        asks_who=bool(_ASKS_WHO.search(question)),
+        heads_seen=weights is None or all(_seen(head, weights) for head in heads),
     )
 
 
@@ -553,12 +559,23 @@ def assess(
         score, window = (1.0 if dated else 0.0), windows[0]
     mismatch = _mismatch(question, item, whole, sentences, window, document)
     if question.figure_heads:
-        figure = states_figure(item, question.figure_heads, question.unit) or _states_quantity(question, item, sentences, window)
+        figure = (
+            states_figure(item, question.figure_heads, question.unit)
+            or _states_quantity(question, item, sentences, window)
+            or (_exp("G") and question.heads_seen and _figure_on_topic(question, sentences[window[0] : window[1]]))
+        )
     elif question.asks_figure:
         figure = bool(_figure_pattern(question.unit).search(f"{item.title} {''.join(sentences[window[0] : window[1]])}"))
     else:
         figure = True
     return Evidence(score, window, mismatch, figure)
+
+
+def _figure_on_topic(question: QuestionTerms, window: Sequence[str]) -> bool:
+    """A sentence of the best window that covers half of the question on its own states a figure (of
+    the asked unit): the asker named the thing otherwise ("规模有多大" for "改造老旧小区1200个")."""
+    figure = _figure_pattern(question.unit)
+    return any(figure.search(sentence) and coverage(question, sentence) >= 0.5 for sentence in window)
 
 
 def _states_quantity(question: QuestionTerms, item: Item, sentences: Sequence[str], window: tuple[int, int]) -> bool:
@@ -596,13 +613,15 @@ def _mismatch(
     if _exp("D") and not _covers_rarest(question, whole):
         return f"没有提到“{_rarest(question)}”"
     canonical = _arabic_ordinals(whole).replace(" ", "")
-    missing_number = next((number for number in question.numbers if number.lower() not in canonical), None)
+    missing_number = next((number for number in question.numbers if not any(v in canonical for v in _number_variants(number.lower()))), None)
     if missing_number:
         return f"没有“{missing_number}”"
     if question.years and not _names_a_year(question.years, item, document):
         return f"不是{'、'.join(question.years)}年的资料"
     if _only_a_target(question, sentences, window, item.date or (document.period if document else "")):
         return "只有目标，没有实际结果"
+    if _exp("E") and question.asks_who and not _names_someone(question, sentences, window):
+        return "没有说是谁"
     if _exp("H") and question.asks_outcome and (_STATES_PLAN.search(f"{item.section} {item.title}") or _plans_only(sentences[window[0] : window[1]])):
         return "只有目标，没有实际结果"
     return ""
@@ -612,6 +631,32 @@ def _plans_only(window: Sequence[str]) -> bool:
     """The window's figures (or, without any, its sentences) are all stated as plans or forecasts."""
     stated = [sentence for sentence in window if has_figure(sentence)] or list(window)
     return bool(stated) and all(_STATES_PLAN.search(sentence) for sentence in stated)
+
+
+# Counters of people and the generic one stand for each other ("去了19个人" is "19名运动员").
+_PERSON_COUNTERS = "个名人位"
+
+
+def _number_variants(number: str) -> list[str]:
+    if _exp("N") and number[-1] in _PERSON_COUNTERS and number[:-1]:
+        return [number[:-1] + counter for counter in _PERSON_COUNTERS]
+    return [number]
+
+
+_ASKS_WHO = re.compile(r"谁|哪位|哪些人|叫什么|什么人|何人")
+
+
+def _names_someone(question: QuestionTerms, sentences: Sequence[str], window: tuple[int, int]) -> bool:
+    """A person (surname first) or an organisation the question does not name stands in the best
+    window or the sentence after it: "谁带队" is not answered by "考核巡查组来洛"."""
+    text = "".join(sentences[window[0] : window[1] + 1])
+    asked = normalize_spaces(question.text)
+    for word, tag in _tagged(text):
+        if word in asked or len(word) < 2:
+            continue
+        if tag.startswith("nt") or (tag.startswith("nr") and word[0] in _SURNAMES and len(word) <= 3):
+            return True
+    return False
 
 
 def _rarest(question: QuestionTerms) -> str:
