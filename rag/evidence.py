@@ -48,7 +48,7 @@ _GENERIC = frozenset(
     "洛阳 洛阳市 我市 全市 获得 拿到 要求 达到 计划 进行 有 是 了 天 哪 几 发生 做 做了 干".split()
 )
 # A number with a counter ("3号线", "第5次", "100亿元") must appear as written: near misses are different facts.
-_SPECIFIC_NUMBER = re.compile(r"第?\d+(?:\.\d+)?\s*(?:号线|号|期|届|次|个|家|项|所|座|条|名|位|亿元|万元|亿|万|元|%|％|吨|亩|公里)")
+_SPECIFIC_NUMBER = re.compile(r"第?\d+(?:\.\d+)?\s*(?:号线|号|期|届|批|轮|次|个|家|项|所|座|条|名|位|亿元|万元|亿|万|元|%|％|吨|亩|公里)")
 _CN_ORDINAL = re.compile(r"第([零一二两三四五六七八九十百]+)\s*([次届期批轮号个])")
 _CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _YEAR = re.compile(r"(?<!\d)(\d{4})\s*年")
@@ -128,8 +128,15 @@ def required_numbers(question: str) -> list[str]:
     return [re.sub(r"\s+", "", m.group(0)) for m in _SPECIFIC_NUMBER.finditer(text)]
 
 
+# A session of a congress or committee: "十四届八次" is the 8th meeting of the 14th term.
+_CN_SESSION = re.compile(r"([一二两三四五六七八九十]+)届([一二两三四五六七八九十]+)次")
+
+
 def _arabic_ordinals(text: str) -> str:
-    return _CN_ORDINAL.sub(lambda m: f"第{_small_number(m.group(1))}{m.group(2)}", text)
+    text = _CN_ORDINAL.sub(lambda m: f"第{_small_number(m.group(1))}{m.group(2)}", text)
+    if _exp("O"):
+        text = _CN_SESSION.sub(lambda m: f"{_small_number(m.group(1))}届{_small_number(m.group(2))}次", text)
+    return text
 
 
 def _small_number(numeral: str) -> int:
@@ -372,6 +379,9 @@ class QuestionTerms:
     # The count word written after 多少/几 ("多少名", "几条"): the answer must count in it.
     counter: str = ""
     asks_outcome: bool = False
+    # Asking which day ("几号", "哪天"), or which rank ("排第几").
+    asks_day: bool = False
+    asks_rank: bool = False
     # Asking who: a person or an organisation must be named where the question is answered.
     asks_who: bool = False
     # Every asked head is a word of the corpus (an unseen noun, "房价", is a thing no item states).
@@ -415,6 +425,8 @@ def read_question(question: str, weights: TermWeights | None = None) -> Question
         counter=asked_counter(question) if _exp("F") else "",
         asks_outcome=bool(_ASKS_OUTCOME.search(question)),
         asks_who=bool(_ASKS_WHO.search(question)),
+        asks_day=bool(_ASKS_DAY.search(question)),
+        asks_rank=bool(_ASKS_RANK.search(question)),
         heads_seen=weights is None or all(_seen(head, weights) for head in heads),
     )
 
@@ -622,6 +634,10 @@ def _mismatch(
         return "只有目标，没有实际结果"
     if _exp("E") and question.asks_who and not _names_someone(question, sentences, window):
         return "没有说是谁"
+    if _exp("T") and question.asks_day and not _states_day(item, sentences, window):
+        return "没有说是哪一天"
+    if _exp("R") and question.asks_rank and not _RANK_IN_TEXT.search("".join(sentences[window[0] : window[1] + 1])):
+        return "没有说排第几"
     if _exp("H") and question.asks_outcome and (_STATES_PLAN.search(f"{item.section} {item.title}") or _plans_only(sentences[window[0] : window[1]])):
         return "只有目标，没有实际结果"
     return ""
@@ -641,6 +657,20 @@ def _number_variants(number: str) -> list[str]:
     if _exp("N") and number[-1] in _PERSON_COUNTERS and number[:-1]:
         return [number[:-1] + counter for counter in _PERSON_COUNTERS]
     return [number]
+
+
+_ASKS_DAY = re.compile(r"几号|哪天|哪一天|哪日|几月几日|几月几号")
+_DAY_IN_TEXT = re.compile(r"(?:\d{1,2}|[一二三四五六七八九十]{1,3})\s*[日号]|当天|当日|今天|昨天|近日")
+_ASKS_RANK = re.compile(r"排第几|第几名|第几位|排名第几|排名多少|排多少|位列第几|位居第几|居第几")
+_RANK_IN_TEXT = re.compile(
+    r"第\s*[\d一二三四五六七八九十百]+\s*[名位]|(?:排名|排|位列|位居|居)[^，。；]{0,10}?(?:第|前)\s*[\d一二三四五六七八九十百]+|榜首|首位|冠军|第一"
+)
+
+
+def _states_day(item: Item, sentences: Sequence[str], window: tuple[int, int]) -> bool:
+    """The item is dated to the day, or a day stands in its best window or the sentence after it."""
+    dated = bool(item.date and re.fullmatch(r"\d{4}-\d{2}-\d{2}", item.date))
+    return dated or bool(_DAY_IN_TEXT.search(f"{item.title} {''.join(sentences[window[0] : window[1] + 1])}"))
 
 
 _ASKS_WHO = re.compile(r"谁|哪位|哪些人|叫什么|什么人|何人")
