@@ -34,7 +34,7 @@ from ingest.textutil import jieba_engine, normalize_spaces, split_sentences, wor
 _ASKING = re.compile(
     r"请问|请|听说|麻烦|帮我|给我|告诉我|想知道|一下|"
     r"百分之多少|百分之几|哪些|哪个|哪家|哪位|哪里|哪儿|哪天|哪一天|哪年|哪月|哪几|什么|啥|多少|怎么样|怎样|怎么|如何|是否|有没有|是不是|为什么|为何|"
-    r"多长|多高|多远|多大|多重|多久|多深|多宽|多快|"
+    r"多长|多高|多远|多大|多重|多久|多深|多宽|多快|第几[次届回期批轮个名位]?|"
     r"吗|呢|吧|谁|几号|几月|几时|何时|哪|几|去了|"
     r"分别|各自|各|主要|重要|具体|大概|大约|到底|究竟|都|一共|总共|共计|合计|累计|截至|截止|"
     r"现在|目前|如今|当前|眼下|当时|那时|那次|那天|当天|那边|这边|那里|这里|这次|此次|本次|那个|这个|后来|最近|近期|最后|最终|"
@@ -201,8 +201,17 @@ def specific_names(question: str, weights: TermWeights | None) -> list[str]:
     return [
         name
         for name in names
-        if weights.idf(name) > common_idf and not any(c in name for c in common) and not _ordinary_phrase(name, weights)
+        if weights.idf(name) > common_idf
+        and not any(c in name for c in common)
+        and not _ordinary_phrase(name, weights)
+        and not (_exp("X") and _built_on_setting(name, weights, common_idf))
     ]
+
+
+def _built_on_setting(name: str, weights: TermWeights, common_idf: float) -> bool:
+    """"洛阳城" cut from "洛阳城市区": the corpus's own setting plus one character that is no place
+    suffix belongs to the next word, not to a name ("涧西区" stays a name)."""
+    return len(name) >= 3 and not _PLACE_SUFFIX.search(name) and weights.idf(name[:-1]) <= common_idf
 
 
 # A place suffix after a stem of two or more characters ("莫斯科州", "武清区"): an item naming the stem names the place.
@@ -229,7 +238,7 @@ def names_in(name: str, text: str) -> bool:
 
 # "多少 / 几 / 多长" ask for a figure: an item that covers the topic but states no figure for what is
 # asked ("城市阳台项目总投资是多少" where the item gives no investment) does not answer them.
-_ASKS_FIGURE = re.compile(r"百分之多少|百分之几|多少|(?<![第哪])几(?![号月时日天])|多长|多高|多远|多大|多重|多久|比例|比重|占比")
+_ASKS_FIGURE = re.compile(r"百分之多少|百分之几|多少|(?<![第哪])几(?![号月时日天点])|多长|多高|多远|多大|多重|多久|比例|比重|占比")
 _CLAUSE_END = re.compile(r"[，。？！；,?!;：:\s]")
 # Chinese classifiers (a closed word class): a numeral before one states a count ("两组", "三个").
 _CLASSIFIERS = "个家项次位名所座条倍成组批届件张枚块台艘种类支户套处人场份期轮辆架只头间层栋亩元"
@@ -274,7 +283,9 @@ _FIGURE_WORD_GROUPS = (
 
 
 def _variants(head: str) -> set[str]:
-    return set().union({head}, *(group for group in _FIGURE_WORD_GROUPS if head in group))
+    """The head and the words of its group; a compound of a group's one-character words ("金银铜") is
+    that group too."""
+    return set().union({head}, *(group for group in _FIGURE_WORD_GROUPS if head in group or (len(head) > 1 and all(ch in group for ch in head))))
 
 
 def states_figure(item: Item, heads: Sequence[str], unit: str = "") -> bool:
@@ -379,9 +390,12 @@ class QuestionTerms:
     # The count word written after 多少/几 ("多少名", "几条"): the answer must count in it.
     counter: str = ""
     asks_outcome: bool = False
+    # Names the question joins with 和/与/、 ("涧西区和新安县"): an item naming one of them is about the question.
+    coordinated: tuple[frozenset[str], ...] = ()
     # Asking which day ("几号", "哪天"), or which rank ("排第几").
     asks_day: bool = False
     asks_rank: bool = False
+    asks_clock: bool = False
     # Asking who: a person or an organisation must be named where the question is answered.
     asks_who: bool = False
     # Every asked head is a word of the corpus (an unseen noun, "房价", is a thing no item states).
@@ -409,11 +423,12 @@ def read_question(question: str, weights: TermWeights | None = None) -> Question
     # the best window itself. A noun it never uses ("房价", "奖金") is a thing no item states.
     verbs = {word for word, tag in _tagged(normalize_spaces(question)) if tag.startswith("v") and tag != "vn"}
     heads = [head for head in figure_terms(question) if weights is None or _seen(head, weights) or head not in verbs]
+    names = specific_names(question, weights)
     return QuestionTerms(
         text=question,
         terms=tuple(terms),
         weights=tuple(term_weight(term, weights) for term in terms),
-        names=tuple(specific_names(question, weights)),
+        names=tuple(names),
         numbers=tuple(required_numbers(question)),
         years=tuple(asked_years(question)),
         figure_heads=tuple(heads),
@@ -426,7 +441,9 @@ def read_question(question: str, weights: TermWeights | None = None) -> Question
         asks_outcome=bool(_ASKS_OUTCOME.search(question)),
         asks_who=bool(_ASKS_WHO.search(question)),
         asks_day=bool(_ASKS_DAY.search(question)),
+        coordinated=coordinated_names(question, names) if _exp("K") else (),
         asks_rank=bool(_ASKS_RANK.search(question)),
+        asks_clock=bool(_ASKS_CLOCK.search(question)),
         heads_seen=weights is None or all(_seen(head, weights) for head in heads),
     )
 
@@ -574,7 +591,7 @@ def assess(
         figure = (
             states_figure(item, question.figure_heads, question.unit)
             or _states_quantity(question, item, sentences, window)
-            or (_exp("G") and question.heads_seen and _figure_on_topic(question, sentences[window[0] : window[1]]))
+            or (_exp("G") and question.heads_seen and _figure_on_topic(question, sentences[window[0] : window[1]], context))
         )
     elif question.asks_figure:
         figure = bool(_figure_pattern(question.unit).search(f"{item.title} {''.join(sentences[window[0] : window[1]])}"))
@@ -583,11 +600,12 @@ def assess(
     return Evidence(score, window, mismatch, figure)
 
 
-def _figure_on_topic(question: QuestionTerms, window: Sequence[str]) -> bool:
-    """A sentence of the best window that covers half of the question on its own states a figure (of
-    the asked unit): the asker named the thing otherwise ("规模有多大" for "改造老旧小区1200个")."""
+def _figure_on_topic(question: QuestionTerms, window: Sequence[str], context: str) -> bool:
+    """A sentence of the best window that, under its item's headings, covers half of the question
+    states a figure (of the asked unit): the asker named the thing otherwise ("规模有多大" for
+    "改造老旧小区1200个")."""
     figure = _figure_pattern(question.unit)
-    return any(figure.search(sentence) and coverage(question, sentence) >= 0.5 for sentence in window)
+    return any(figure.search(sentence) and coverage(question, f"{context} {sentence}") >= 0.5 for sentence in window)
 
 
 def _states_quantity(question: QuestionTerms, item: Item, sentences: Sequence[str], window: tuple[int, int]) -> bool:
@@ -614,7 +632,7 @@ def _windows(sentences: Sequence[str]) -> list[tuple[int, int]]:
 def _mismatch(
     question: QuestionTerms, item: Item, whole: str, sentences: Sequence[str], window: tuple[int, int], document: Document | None
 ) -> str:
-    missing_name = next((name for name in question.names if not names_in(name, whole)), None)
+    missing_name = next((name for name in question.names if not names_in(name, whole) and not _partner_named(question, name, whole)), None)
     if missing_name:
         return f"没有提到“{missing_name}”"
     missing_exact = next((term for term in question.exact if _term_coverage(term.lower(), whole) < ABBREVIATION_CREDIT), None)
@@ -636,6 +654,8 @@ def _mismatch(
         return "没有说是谁"
     if _exp("T") and question.asks_day and not _states_day(item, sentences, window):
         return "没有说是哪一天"
+    if _exp("T") and question.asks_clock and not _CLOCK_IN_TEXT.search("".join(sentences[window[0] : window[1] + 1])):
+        return "没有说是几点"
     if _exp("R") and question.asks_rank and not _RANK_IN_TEXT.search("".join(sentences[window[0] : window[1] + 1])):
         return "没有说排第几"
     if _exp("H") and question.asks_outcome and (_STATES_PLAN.search(f"{item.section} {item.title}") or _plans_only(sentences[window[0] : window[1]])):
@@ -660,6 +680,8 @@ def _number_variants(number: str) -> list[str]:
 
 
 _ASKS_DAY = re.compile(r"几号|哪天|哪一天|哪日|几月几日|几月几号")
+_ASKS_CLOCK = re.compile(r"几点|几时")
+_CLOCK_IN_TEXT = re.compile(r"\d{1,2}\s*[:：]\s*\d{2}|(?:\d{1,2}|[一二三四五六七八九十]{1,3})\s*[点时](?!\s*[\d一二三四五六七八九]+\s*%)|上午|下午|凌晨|晚上|早上|中午")
 _DAY_IN_TEXT = re.compile(r"(?:\d{1,2}|[一二三四五六七八九十]{1,3})\s*[日号]|当天|当日|今天|昨天|近日")
 _ASKS_RANK = re.compile(r"排第几|第几名|第几位|排名第几|排名多少|排多少|位列第几|位居第几|居第几")
 _RANK_IN_TEXT = re.compile(
@@ -687,6 +709,27 @@ def _names_someone(question: QuestionTerms, sentences: Sequence[str], window: tu
         if tag.startswith("nt") or (tag.startswith("nr") and word[0] in _SURNAMES and len(word) <= 3):
             return True
     return False
+
+
+_COORDINATOR = re.compile(r"\s*(?:和|与|及|以及|、|或|跟|同)\s*")
+
+
+def coordinated_names(question: str, names: Sequence[str]) -> tuple[frozenset[str], ...]:
+    """Groups of names written side by side with a coordinator between them ("涧西区和新安县")."""
+    text = normalize_spaces(question)
+    spans = sorted((text.find(name), text.find(name) + len(name), name) for name in names if name in text)
+    groups: list[set[str]] = []
+    for (_, end, first), (start, _, second) in zip(spans, spans[1:]):
+        if start > end and _COORDINATOR.fullmatch(text[end:start]):
+            if groups and first in groups[-1]:
+                groups[-1].add(second)
+            else:
+                groups.append({first, second})
+    return tuple(frozenset(group) for group in groups)
+
+
+def _partner_named(question: QuestionTerms, name: str, whole: str) -> bool:
+    return any(name in group and any(names_in(other, whole) for other in group - {name}) for group in question.coordinated)
 
 
 def _rarest(question: QuestionTerms) -> str:
