@@ -9,7 +9,14 @@ answer is not in its context. The signals are the corpus's, not a list of phrasi
   headings ("平顶山" is not answered by a Luoyang item), its stem counting for a place with a suffix
   ("莫斯科州" by "莫斯科"); a mis-tagged ordinary phrase ("周边地区") or rank ("第一大国") is no name;
 - numbers with counters the question names ("第5次", "第十七次", "3号线") must stand there too;
-- a year the question asks about must be the item's year or be named by it;
+- a term the question quotes, or a proper noun it uses that neither the corpus nor jieba's general
+  dictionary knows ("龙贸通", "猴痘"), must stand in the item (or be abbreviated there): the thing
+  asked about is not in the corpus; an everyday word the corpus never uses ("碰面") is let pass;
+- names joined by 和/与/、 ("涧西区和新安县") are alternatives: an item naming one of them will do;
+- a year the question asks about must be the item's year or be named by it (a year inside a title's
+  brackets, "方案（2023到2025年）", is part of the title);
+- the kind of answer asked for (a count in its counter, a day, a time, a rank, an outcome rather than
+  a plan) must stand where the question is answered (rag.answer_types);
 - a question for a figure needs a figure where the asked thing is said, or one of the kind it asks
   (a share, money, a duration, a head count) in the best window; one for an actual outcome
   of a year is not answered by a target set before that year ended.
@@ -26,6 +33,9 @@ from functools import lru_cache
 from ingest.lexical import LexicalRow, TermMatrix, TermPresence, gram_codes
 from ingest.records import Document, Item
 from ingest.textutil import jieba_engine, normalize_spaces, split_sentences, words
+from rag.answer_types import CLASSIFIERS as _CLASSIFIERS
+from rag.answer_types import FIGURE_IN_TEXT as _FIGURE_IN_TEXT
+from rag.answer_types import AskedFor, asked_for, has_figure, unanswered
 
 # Words that frame a question rather than say what it is about (closed classes of Chinese, not the
 # eval's phrasings): interrogatives; request and hedge words; aggregation frames ("一共", "分别");
@@ -134,8 +144,7 @@ _CN_SESSION = re.compile(r"([一二两三四五六七八九十]+)届([一二两�
 
 def _arabic_ordinals(text: str) -> str:
     text = _CN_ORDINAL.sub(lambda m: f"第{_small_number(m.group(1))}{m.group(2)}", text)
-    if _exp("O"):
-        text = _CN_SESSION.sub(lambda m: f"{_small_number(m.group(1))}届{_small_number(m.group(2))}次", text)
+    text = _CN_SESSION.sub(lambda m: f"{_small_number(m.group(1))}届{_small_number(m.group(2))}次", text)
     return text
 
 
@@ -157,16 +166,14 @@ def asked_years(question: str) -> list[str]:
     """Four-digit years the question asks about, not counting the year that names a work report or
     stands in a title."""
     text = _REPORT_YEAR.sub(" ", normalize_spaces(question))
-    if _exp("Y"):
-        text = _TITLED.sub(" ", text)
+    text = _TITLED.sub(" ", text)
     return list(dict.fromkeys(_YEAR.findall(text)))
 
 
 def whole_years(question: str) -> list[str]:
     """The asked years that stand alone, without a month ("2021年GDP", not "2023年7月")."""
     text = _REPORT_YEAR.sub(" ", normalize_spaces(question))
-    if _exp("Y"):
-        text = _TITLED.sub(" ", text)
+    text = _TITLED.sub(" ", text)
     return list(dict.fromkeys(m.group(1) for m in _YEAR.finditer(text) if not re.match(r"\s*\d{1,2}\s*月", text[m.end() :])))
 
 
@@ -204,7 +211,7 @@ def specific_names(question: str, weights: TermWeights | None) -> list[str]:
         if weights.idf(name) > common_idf
         and not any(c in name for c in common)
         and not _ordinary_phrase(name, weights)
-        and not (_exp("X") and _built_on_setting(name, weights, common_idf))
+        and not _built_on_setting(name, weights, common_idf)
     ]
 
 
@@ -240,19 +247,10 @@ def names_in(name: str, text: str) -> bool:
 # asked ("城市阳台项目总投资是多少" where the item gives no investment) does not answer them.
 _ASKS_FIGURE = re.compile(r"百分之多少|百分之几|多少|(?<![第哪])几(?![号月时日天点])|多长|多高|多远|多大|多重|多久|比例|比重|占比")
 _CLAUSE_END = re.compile(r"[，。？！；,?!;：:\s]")
-# Chinese classifiers (a closed word class): a numeral before one states a count ("两组", "三个").
-_CLASSIFIERS = "个家项次位名所座条倍成组批届件张枚块台艘种类支户套处人场份期轮辆架只头间层栋亩元"
-_FIGURE_IN_TEXT = re.compile(
-    rf"(?<![\d.])\d+(?:\.\d+)?(?!\s*[年月日号时:：\d])|[一二三四五六七八九十百千万两]+[{_CLASSIFIERS}]|[\d一二三四五六七八九十两]+[金银铜]"
-)
 _ASKS_TIME = re.compile(r"哪天|哪一天|哪日|几号|几月几日|几月|什么时候|什么时间|何时|啥时候|哪年|日期|时间是")
 _DATE_IN_TEXT = re.compile(r"\d{1,2}\s*月\s*\d{1,2}\s*[日号]|\d{4}\s*年|\d{1,2}\s*[日号]")
 # Asking for a plan: a target set before the period ended answers it.
 _ASKS_PLAN = re.compile(r"目标|计划|预期|预计|规划|力争|争取|确保|将|打算|要求|部署|提出|要[^求]|拟|定了|定的|安排")
-# Asking what actually came of something ("实际增长了多少", "后来通车了吗"): a plan does not answer it.
-_ASKS_OUTCOME = re.compile(r"实际|最终|最后|后来|到底|真的")
-# What a plan or forecast says, as opposed to a result.
-_STATES_PLAN = re.compile(r"目标|预期|计划|力争|争取|确保|规划|拟|预计|将|年底前")
 # A sentence that states a target or plan rather than an outcome.
 _STATES_TARGET = re.compile(r"目标|预期|计划|力争|争取|确保|规划|拟")
 
@@ -353,11 +351,6 @@ def asks_time(question: str) -> bool:
     return bool(_ASKS_TIME.search(question))
 
 
-def has_figure(text: str) -> bool:
-    """A count or amount stands in the text (a date is not one)."""
-    return bool(_FIGURE_IN_TEXT.search(text))
-
-
 def has_date(text: str) -> bool:
     return bool(_DATE_IN_TEXT.search(text))
 
@@ -387,17 +380,10 @@ class QuestionTerms:
     # Terms that must stand (or be abbreviated) in the item: what the question quotes, and proper
     # nouns that neither the corpus nor the general dictionary knows ("龙贸通", "猴痘").
     exact: tuple[str, ...] = ()
-    # The count word written after 多少/几 ("多少名", "几条"): the answer must count in it.
-    counter: str = ""
-    asks_outcome: bool = False
     # Names the question joins with 和/与/、 ("涧西区和新安县"): an item naming one of them is about the question.
     coordinated: tuple[frozenset[str], ...] = ()
-    # Asking which day ("几号", "哪天"), or which rank ("排第几").
-    asks_day: bool = False
-    asks_rank: bool = False
-    asks_clock: bool = False
-    # Asking who: a person or an organisation must be named where the question is answered.
-    asks_who: bool = False
+    # The kind of answer asked for (a count in a counter, a day, a rank, an outcome): see rag.answer_types.
+    asked: AskedFor = AskedFor()
     # Every asked head is a word of the corpus (an unseen noun, "房价", is a thing no item states).
     heads_seen: bool = True
 
@@ -414,7 +400,7 @@ def question_parts(question: str) -> list[str]:
     a clause counting when it has two content terms of its own ("人均呢？" leans on the one before)."""
     clauses = [clause.strip() for clause in _CLAUSE_BREAK.split(normalize_spaces(question)) if clause.strip()]
     own = [clause for clause in clauses if len(key_terms(clause)) >= 2]
-    return [question, *own] if _exp("P") and len(own) >= 2 else [question]
+    return [question, *own] if len(own) >= 2 else [question]
 
 
 def read_question(question: str, weights: TermWeights | None = None) -> QuestionTerms:
@@ -436,22 +422,11 @@ def read_question(question: str, weights: TermWeights | None = None) -> Question
         unit=figure_unit(question),
         whole_years=tuple(whole_years(question)),
         asks_figure=bool(_ASKS_FIGURE.search(normalize_spaces(question))),
-        exact=tuple(dict.fromkeys([*(quoted_terms(question, weights) if _exp("C") else []), *(unknown_names(question, weights) if _exp("B") else [])])),
-        counter=asked_counter(question) if _exp("F") else "",
-        asks_outcome=bool(_ASKS_OUTCOME.search(question)),
-        asks_who=bool(_ASKS_WHO.search(question)),
-        asks_day=bool(_ASKS_DAY.search(question)),
-        coordinated=coordinated_names(question, names) if _exp("K") else (),
-        asks_rank=bool(_ASKS_RANK.search(question)),
-        asks_clock=bool(_ASKS_CLOCK.search(question)),
+        exact=tuple(dict.fromkeys([*quoted_terms(question, weights), *unknown_names(question, weights)])),
+        coordinated=coordinated_names(question, names),
+        asked=asked_for(question),
         heads_seen=weights is None or all(_seen(head, weights) for head in heads),
     )
-
-
-def _exp(flag: str) -> bool:
-    import os
-
-    return flag in os.environ.get("HELUO_EXP", "BCDF")
 
 
 # Quoted names and titles ("“七不得”", "《猴痘防控方案》"): the question names a thing by its own words.
@@ -484,28 +459,6 @@ def unknown_names(question: str, weights: TermWeights | None) -> list[str]:
         if not _seen(word, weights) and not engine.has_word(word):
             found.append(word)
     return found
-
-
-# Counters that say what is counted (a generic "个", "次", "种" or "块" does not): "多少名选手" is
-# answered by "192名" or "192人", not by "1000余万元".
-_COUNTER_GROUPS = ("名人位", "家", "项", "所", "座", "条", "件", "张", "枚", "台", "艘", "支", "户", "套", "处", "场", "辆", "架", "栋", "分", "亩")
-
-
-def asked_counter(question: str) -> str:
-    """The counter group of the count asked ("名人位" for "多少名", "几条"), or "": the counter must be
-    a word of its own ("多少人民币" asks money, "哪几家" asks which)."""
-    tokens = [token.strip() for token in jieba_engine().cut(normalize_spaces(question)) if token.strip()]
-    for previous, token in zip(["", *tokens], tokens):
-        counter = token[1:] if token.startswith("几") and previous != "哪" else token if previous == "多少" else ""
-        group = next((group for group in _COUNTER_GROUPS if len(counter) == 1 and counter in group), "")
-        if group:
-            return group
-    return ""
-
-
-def counts_in(counter: str, text: str) -> bool:
-    """A number stands with one of the counters ("192名", "两家", "9.08分")."""
-    return bool(re.search(rf"(?:\d+(?:\.\d+)?|[一二三四五六七八九十百千两]+)\s*(?:余|多)?\s*(?:万|千|百)?\s*[{counter}]", text))
 
 
 def coverage(question: QuestionTerms, text: str) -> float:
@@ -591,7 +544,7 @@ def assess(
         figure = (
             states_figure(item, question.figure_heads, question.unit)
             or _states_quantity(question, item, sentences, window)
-            or (_exp("G") and question.heads_seen and _figure_on_topic(question, sentences[window[0] : window[1]], context))
+            or (question.heads_seen and _figure_on_topic(question, sentences[window[0] : window[1]], context))
         )
     elif question.asks_figure:
         figure = bool(_figure_pattern(question.unit).search(f"{item.title} {''.join(sentences[window[0] : window[1]])}"))
@@ -638,10 +591,6 @@ def _mismatch(
     missing_exact = next((term for term in question.exact if _term_coverage(term.lower(), whole) < ABBREVIATION_CREDIT), None)
     if missing_exact:
         return f"没有提到“{missing_exact}”"
-    if question.counter and not counts_in(question.counter, whole):
-        return f"没有以“{question.counter[0]}”计的数"
-    if _exp("D") and not _covers_rarest(question, whole):
-        return f"没有提到“{_rarest(question)}”"
     canonical = _arabic_ordinals(whole).replace(" ", "")
     missing_number = next((number for number in question.numbers if not any(v in canonical for v in _number_variants(number.lower()))), None)
     if missing_number:
@@ -650,23 +599,7 @@ def _mismatch(
         return f"不是{'、'.join(question.years)}年的资料"
     if _only_a_target(question, sentences, window, item.date or (document.period if document else "")):
         return "只有目标，没有实际结果"
-    if _exp("E") and question.asks_who and not _names_someone(question, sentences, window):
-        return "没有说是谁"
-    if _exp("T") and question.asks_day and not _states_day(item, sentences, window):
-        return "没有说是哪一天"
-    if _exp("T") and question.asks_clock and not _CLOCK_IN_TEXT.search("".join(sentences[window[0] : window[1] + 1])):
-        return "没有说是几点"
-    if _exp("R") and question.asks_rank and not _RANK_IN_TEXT.search("".join(sentences[window[0] : window[1] + 1])):
-        return "没有说排第几"
-    if _exp("H") and question.asks_outcome and (_STATES_PLAN.search(f"{item.section} {item.title}") or _plans_only(sentences[window[0] : window[1]])):
-        return "只有目标，没有实际结果"
-    return ""
-
-
-def _plans_only(window: Sequence[str]) -> bool:
-    """The window's figures (or, without any, its sentences) are all stated as plans or forecasts."""
-    stated = [sentence for sentence in window if has_figure(sentence)] or list(window)
-    return bool(stated) and all(_STATES_PLAN.search(sentence) for sentence in stated)
+    return unanswered(question.asked, item, sentences, window)
 
 
 # Counters of people and the generic one stand for each other ("去了19个人" is "19名运动员").
@@ -674,41 +607,9 @@ _PERSON_COUNTERS = "个名人位"
 
 
 def _number_variants(number: str) -> list[str]:
-    if _exp("N") and number[-1] in _PERSON_COUNTERS and number[:-1]:
+    if number[-1] in _PERSON_COUNTERS and number[:-1]:
         return [number[:-1] + counter for counter in _PERSON_COUNTERS]
     return [number]
-
-
-_ASKS_DAY = re.compile(r"几号|哪天|哪一天|哪日|几月几日|几月几号")
-_ASKS_CLOCK = re.compile(r"几点|几时")
-_CLOCK_IN_TEXT = re.compile(r"\d{1,2}\s*[:：]\s*\d{2}|(?:\d{1,2}|[一二三四五六七八九十]{1,3})\s*[点时](?!\s*[\d一二三四五六七八九]+\s*%)|上午|下午|凌晨|晚上|早上|中午")
-_DAY_IN_TEXT = re.compile(r"(?:\d{1,2}|[一二三四五六七八九十]{1,3})\s*[日号]|当天|当日|今天|昨天|近日")
-_ASKS_RANK = re.compile(r"排第几|第几名|第几位|排名第几|排名多少|排多少|位列第几|位居第几|居第几")
-_RANK_IN_TEXT = re.compile(
-    r"第\s*[\d一二三四五六七八九十百]+\s*[名位]|(?:排名|排|位列|位居|居)[^，。；]{0,10}?(?:第|前)\s*[\d一二三四五六七八九十百]+|榜首|首位|冠军|第一"
-)
-
-
-def _states_day(item: Item, sentences: Sequence[str], window: tuple[int, int]) -> bool:
-    """The item is dated to the day, or a day stands in its best window or the sentence after it."""
-    dated = bool(item.date and re.fullmatch(r"\d{4}-\d{2}-\d{2}", item.date))
-    return dated or bool(_DAY_IN_TEXT.search(f"{item.title} {''.join(sentences[window[0] : window[1] + 1])}"))
-
-
-_ASKS_WHO = re.compile(r"谁|哪位|哪些人|叫什么|什么人|何人")
-
-
-def _names_someone(question: QuestionTerms, sentences: Sequence[str], window: tuple[int, int]) -> bool:
-    """A person (surname first) or an organisation the question does not name stands in the best
-    window or the sentence after it: "谁带队" is not answered by "考核巡查组来洛"."""
-    text = "".join(sentences[window[0] : window[1] + 1])
-    asked = normalize_spaces(question.text)
-    for word, tag in _tagged(text):
-        if word in asked or len(word) < 2:
-            continue
-        if tag.startswith("nt") or (tag.startswith("nr") and word[0] in _SURNAMES and len(word) <= 3):
-            return True
-    return False
 
 
 _COORDINATOR = re.compile(r"\s*(?:和|与|及|以及|、|或|跟|同)\s*")
@@ -730,17 +631,6 @@ def coordinated_names(question: str, names: Sequence[str]) -> tuple[frozenset[st
 
 def _partner_named(question: QuestionTerms, name: str, whole: str) -> bool:
     return any(name in group and any(names_in(other, whole) for other in group - {name}) for group in question.coordinated)
-
-
-def _rarest(question: QuestionTerms) -> str:
-    return max(zip(question.weights, question.terms))[1] if question.terms else ""
-
-
-def _covers_rarest(question: QuestionTerms, whole: str) -> bool:
-    """The question's rarest term, the thing it is about, stands in the item (half of it at least)."""
-    if len(question.terms) < 2:
-        return True
-    return _term_coverage(_rarest(question), whole) >= 0.5
 
 
 def _names_a_year(years: Sequence[str], item: Item, document: Document | None) -> bool:

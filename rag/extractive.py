@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from ingest.records import Item
 from ingest.textutil import split_sentences
-from rag.evidence import QuestionTerms, TermWeights, asks_time, coverage, has_date, has_figure, item_context, read_question, years_in
+from rag.answer_types import has_figure
+from rag.evidence import QuestionTerms, TermWeights, asks_time, coverage, has_date, item_context, read_question, years_in
 from rag.records import Intent
 
 _MAX_SENTENCES = 6

@@ -197,9 +197,9 @@ class Assistant:
         if retrieval_notices:
             query = replace(query, notes=query.notes + tuple(retrieval_notices))
         supported = self._supported(query, candidates)
-        # Evidence is the second ranking stage: items that answer come first, in retrieval order.
+        # Evidence is the second ranking stage: items that answer come first, best evidence first.
         answering = {hit.item.item_id for hit in supported}
-        ordered = [h for h in candidates if h.item.item_id in answering] + [h for h in candidates if h.item.item_id not in answering]
+        ordered = supported + [h for h in candidates if h.item.item_id not in answering]
         hits = _in_rank_order(ordered[: k * max(1, len(query.sub_questions))])
         retrieve_ms = _ms(started)
         listed = self._listed(query, hits) if query.intent == "list" and supported and query.date_from and query.date_to and not query.sub_questions else []
@@ -233,13 +233,15 @@ class Assistant:
         else:
             parts = [self._question_terms(text) for text in question_parts(query.text)]
         dated = bool(query.date_from or query.date_to)
-        answering: set[str] = set()
+        scores: dict[str, float] = {}
         for terms in parts:
-            answering |= self._answering(terms, hits, dated)
-        return [hit for hit in hits if hit.item.item_id in answering]
+            for item_id, score in self._answering(terms, hits, dated).items():
+                scores[item_id] = max(score, scores.get(item_id, 0.0))
+        # The better an item's evidence, the earlier it comes (ties keep the retrieval order).
+        return sorted((hit for hit in hits if hit.item.item_id in scores), key=lambda hit: -scores[hit.item.item_id])
 
-    def _answering(self, terms: QuestionTerms, hits: list[Hit], dated: bool) -> set[str]:
-        """Ids of the hits that answer one part of the question."""
+    def _answering(self, terms: QuestionTerms, hits: list[Hit], dated: bool) -> dict[str, float]:
+        """The hits that answer one part of the question, by id, with their evidence score."""
         found: dict[str, Evidence] = {}
         for hit in hits:
             evidence = self._evidence(terms, hit.item, dated)
@@ -248,8 +250,8 @@ class Assistant:
         if terms.asks_figure and found:
             top = max(evidence.score for evidence in found.values())
             if not any(evidence.figure for evidence in found.values() if evidence.score >= top - FIGURE_MARGIN):
-                return set()
-        return set(found)
+                return {}
+        return {item_id: evidence.score for item_id, evidence in found.items()}
 
     def _listed(self, query: Query, hits: list[Hit]) -> list[Hit]:
         """Every item of the query's period that answers a list question, best first: a month holds
