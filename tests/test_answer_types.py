@@ -151,3 +151,11 @@ class TestOverTheCorpus:
         answering = [e.score for e in scores if e.usable and e.score >= 0.5]
         assert answering and answering == sorted(answering, reverse=True)
         assert scores[0].usable and scores[0].score == max(answering)
+
+
+def test_a_who_question_answered_by_a_pronoun_gets_the_sentence_that_names_the_person():
+    from rag.extractive import extractive_answer
+
+    case = item(20, "男子被判702年", "莫哈末拉希是一名清洁工，已婚。最终，他被重判了702年徒刑和234鞭刑。")
+    assert "莫哈末拉希" in extractive_answer("谁被判处了702年徒刑和234鞭刑？", [(1, case)])
+    assert "莫哈末拉希" not in extractive_answer("男子被判处了702年徒刑和多少鞭刑？", [(1, case)])
