@@ -159,3 +159,27 @@ def test_a_who_question_answered_by_a_pronoun_gets_the_sentence_that_names_the_p
     case = item(20, "男子被判702年", "莫哈末拉希是一名清洁工，已婚。最终，他被重判了702年徒刑和234鞭刑。")
     assert "莫哈末拉希" in extractive_answer("谁被判处了702年徒刑和234鞭刑？", [(1, case)])
     assert "莫哈末拉希" not in extractive_answer("男子被判处了702年徒刑和多少鞭刑？", [(1, case)])
+
+
+class TestTheClassOfTheAnswer:
+    def test_the_noun_after_a_which_word_names_the_answers_class(self):
+        from rag.evidence import answer_classes
+
+        assert answer_classes("市领导到哪些地方或单位调研考察过？") == {"地方", "单位"}
+        assert answer_classes("这次上了什么名单？") == {"名单"}
+        assert answer_classes("市领导调研了吗？") == set()
+
+    def test_an_item_naming_members_of_the_class_answers(self):
+        visit = item(21, "徐衣显到西工区调研", "徐衣显率队到西工区调研城市有机更新工作。", section="时政/领导活动")
+        # Covered: 领导 (the section), 调研, 城市; not the class words 地方, 单位 (at full weight: 3 of 5).
+        assert answers("市领导到哪些地方或单位调研城市更新？", visit)
+        assert not answers("市领导到哪些地方或单位调研乡村振兴？", visit)
+
+    def test_a_rank_word_is_not_the_arrange_of_anpai(self):
+        assert not asked_for("本轮巡察安排多少个巡察组？").rank
+        assert asked_for("在全省排第几？").rank and asked_for("排名多少？").rank
+
+    def test_a_name_glued_to_the_verb_after_it_is_read_without_it(self):
+        from rag.evidence import _tagged_names
+
+        assert "姚红" in _tagged_names("徐衣显与邮储银行副行长姚红是哪天会谈的？")
