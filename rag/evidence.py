@@ -43,13 +43,13 @@ from rag.answer_types import AskedFor, asked_for, has_figure, unanswered
 # ("动态", "事情": a question about a day asks for whatever happened); report verbs ("提到", "提出").
 _ASKING = re.compile(
     r"请问|请|听说|麻烦|帮我|给我|告诉我|想知道|一下|"
-    r"百分之多少|百分之几|哪些|哪个|哪家|哪位|哪里|哪儿|哪天|哪一天|哪年|哪月|哪几|什么|啥|多少|怎么样|怎样|怎么|如何|是否|有没有|是不是|为什么|为何|"
+    r"百分之多少|百分之几|哪些|哪个|哪家|哪位|哪里|哪儿|哪几天|哪天|哪一天|哪年|哪月|哪几|什么|啥|多少|怎么样|怎样|怎么|如何|是否|有没有|是不是|为什么|为何|"
     r"多长|多高|多远|多大|多重|多久|多深|多宽|多快|第几[次届回期批轮个名位]?|"
     r"吗|呢|吧|谁|几号|几月|几时|何时|哪|几|去了|"
     r"分别|各自|各|主要|重要|具体|大概|大约|到底|究竟|都|一共|总共|共计|合计|累计|截至|截止|"
     r"现在|目前|如今|当前|眼下|当时|那时|那次|那天|当天|那边|这边|那里|这里|这次|此次|本次|那个|这个|后来|最近|近期|最后|最终|"
     r"动态|事情|事件|大事|新闻|消息|情况|内容|方面|介绍|总结|概括|提到|提出|说到|讲到|报道|有关|相关|"
-    r"\d{2,4}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*[日号])?)?|\d{1,2}\s*月(?:\s*\d{1,2}\s*[日号])?|\d{1,2}\s*[日号]|"
+    r"\d{2,4}\s*年(?:底|初|末|中)|\d{2,4}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*[日号])?)?|\d{1,2}\s*月(?:\s*\d{1,2}\s*[日号])?|\d{1,2}\s*[日号]|"
     r"今年|去年|前年|明年|本月|上个月|上月|下个月|上半年|下半年|上旬|中旬|下旬|月初|月底|月末|年底|年初|月份|期间|当月"
 )
 # Words too common in government texts to say what a question is about, whatever their IDF.
@@ -59,6 +59,7 @@ _GENERIC = frozenset(
 )
 # A number with a counter ("3号线", "第5次", "100亿元") must appear as written: near misses are different facts.
 _SPECIFIC_NUMBER = re.compile(r"第?\d+(?:\.\d+)?\s*(?:号线|号|期|届|批|轮|次|个|家|项|所|座|条|名|位|亿元|万元|亿|万|元|%|％|吨|亩|公里)")
+_DATE_WRITTEN = re.compile(r"(?:\d{1,2}\s*月\s*)?(?<![第\d])\d{1,2}\s*[日号](?!线)")
 _CN_ORDINAL = re.compile(r"第([零一二两三四五六七八九十百]+)\s*([次届期批轮号个])")
 _CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _YEAR = re.compile(r"(?<!\d)(\d{4})\s*年")
@@ -134,7 +135,8 @@ def key_terms(question: str) -> list[str]:
 
 def required_numbers(question: str) -> list[str]:
     """Numbers with counters the answer must be about, ordinals in Chinese numerals made Arabic ("第十七次" -> "第17次")."""
-    text = _arabic_ordinals(normalize_spaces(question))
+    # A date ("7月20号", "20号那天") is the period asked about, which rag.query turns into a filter.
+    text = _DATE_WRITTEN.sub(" ", _arabic_ordinals(normalize_spaces(question)))
     return [re.sub(r"\s+", "", m.group(0)) for m in _SPECIFIC_NUMBER.finditer(text)]
 
 
@@ -187,21 +189,28 @@ def _tagged(text: str) -> tuple[tuple[str, str], ...]:
 _FUNCTION_TAIL = re.compile(r"(?<=[\u4e00-\u9fff]{2})[是的在和与了为被把将对向从跟同等]$")
 
 
-def _without_function_tail(word: str) -> str:
-    return _FUNCTION_TAIL.sub("", word)
+def _clean_tagged(question: str) -> list[tuple[str, str]]:
+    """jieba's tagged words, a name freed of what jieba glued to it: a function character after it
+    ("姚红是"), or after a number the 年/月/日/号 of a date before it ("2023年江凌" -> "年江凌")."""
+    cleaned, previous = [], ""
+    for word, tag in _tagged(question):
+        if previous.isdigit() and len(word) >= 3 and word[0] in "年月日号":
+            word = word[1:]
+        previous = word
+        cleaned.append((_FUNCTION_TAIL.sub("", word), tag))
+    return cleaned
 
 
 def _tagged_names(question: str) -> tuple[str, ...]:
     """Words jieba tags as names of places, organisations or (surname first) people, 2+ CJK characters."""
     names = []
     previous = ""
-    for word, tag in _tagged(question):
+    for word, tag in _clean_tagged(question):
         after_numeral, previous = bool(_CN_NUMERAL_WORD.match(previous)), word
         if len(word) < 2 or not all("\u4e00" <= ch <= "\u9fff" for ch in word) or word in _GENERIC or word[0] in _DETERMINERS:
             continue
         if after_numeral:  # "第一大国", "两大国": a rank or count of a class, not a proper name
             continue
-        word = _without_function_tail(word)
         if tag in _NAME_TAGS or (tag == _PERSON_TAG and word[0] in _SURNAMES and len(word) <= 3):
             names.append(word)
     return tuple(dict.fromkeys(names))
@@ -437,12 +446,20 @@ def question_parts(question: str) -> list[str]:
     return [question, *own] if len(own) >= 2 else [question]
 
 
+# "上千亿", "近百万": a quantity said in words is the kind of answer, not the thing asked about.
+_QUANTITY_WORD = re.compile(r"^[上近超约逾数几]?[一二三四五六七八九十百千万亿两]+[个家项亿万元]?$")
+
+
 def read_question(question: str, weights: TermWeights | None = None) -> QuestionTerms:
     terms = key_terms(question)
     # A verb the corpus never uses ("冲到", "拿奖") is the asker's wording: the figure must then stand in
     # the best window itself. A noun it never uses ("房价", "奖金") is a thing no item states.
     verbs = {word for word, tag in _tagged(normalize_spaces(question)) if tag.startswith("v") and tag != "vn"}
-    heads = [head for head in figure_terms(question) if weights is None or _seen(head, weights) or head not in verbs]
+    heads = [
+        head
+        for head in figure_terms(question)
+        if (weights is None or _seen(head, weights) or head not in verbs) and not _QUANTITY_WORD.match(head)
+    ]
     names = specific_names(question, weights)
     classes = answer_classes(question)
     return QuestionTerms(
@@ -488,8 +505,7 @@ def unknown_names(question: str, weights: TermWeights | None) -> list[str]:
         return []
     engine = jieba_engine()
     found = []
-    for word, tag in _tagged(normalize_spaces(question)):
-        word = _without_function_tail(word)
+    for word, tag in _clean_tagged(normalize_spaces(question)):
         if len(word) < 2 or not tag.startswith(_PROPER_TAGS) or not all("\u4e00" <= ch <= "\u9fff" for ch in word):
             continue
         if not _seen(word, weights) and not engine.has_word(word):
@@ -683,7 +699,7 @@ def _names_a_year(years: Sequence[str], item: Item, document: Document | None) -
 def _only_a_target(question: QuestionTerms, sentences: Sequence[str], window: tuple[int, int], document_date: str) -> bool:
     """An outcome of a year asked, from a document written before that year ended, whose best
     sentences state a target: "2021年GDP实际增长了多少" is not answered by the 2021 report's goal."""
-    if question.asks_plan or len(question.years) != 1 or len(question.whole_years) != 1 or not document_date:
+    if not (question.asks_figure or question.asked.outcome) or question.asks_plan or len(question.years) != 1 or len(question.whole_years) != 1 or not document_date:
         return False
     if int(question.whole_years[0]) < int(document_date[:4]):
         return False

@@ -183,3 +183,26 @@ class TestTheClassOfTheAnswer:
         from rag.evidence import _tagged_names
 
         assert "姚红" in _tagged_names("徐衣显与邮储银行副行长姚红是哪天会谈的？")
+
+
+class TestWordsJiebaGluesOrSplits:
+    def test_a_date_is_no_number_the_item_must_repeat(self):
+        from rag.evidence import required_numbers
+
+        assert required_numbers("7月20号洛阳有哪些新闻？") == []
+        assert required_numbers("20号那天有什么事？") == []
+        assert required_numbers("地铁3号线什么时候通车？") == ["3号线"] and required_numbers("第5号台风在哪登陆？") == ["第5号"]
+
+    def test_the_year_of_a_date_is_not_part_of_the_name_after_it(self):
+        from rag.evidence import _tagged_names
+
+        assert "江凌" in _tagged_names("2023年江凌哪几天去伊川县调研过？")
+        assert "日本" in _tagged_names("洛阳和日本有哪些合作？")
+
+    def test_year_end_words_and_quantity_words_are_not_the_thing_asked(self):
+        assert "底要" not in read_question("养老服务设施到2022年底要达到多少个？").terms
+        assert "上千亿" not in read_question("到2025年要打造几个上千亿的产业集群？").figure_heads
+
+    def test_a_year_and_a_plan_word_do_not_make_a_which_day_question_a_target_question(self):
+        trip = item(22, "徐衣显到伊滨区调研", "7月8日，徐衣显到伊滨区调研，要求加快推进项目建设，力争早日投用。", date="2023-07-08")
+        assert answers("伊滨区2023年市长哪天去调研过？", trip)
