@@ -47,7 +47,7 @@ MIN_LLM_FIDELITY = 0.5
 # "2022年洛阳市政府工作报告", "洛阳市涧西区2022年政府工作报告": a report named by the year it was
 # delivered and the government giving it (written before or after the year).
 _NAMED_REPORT = re.compile(
-    r"(?P<before>(?:洛阳)?[\u4e00-\u9fff]{0,4}?[市区县])?(?P<year>\d{4})年的?(?P<after>(?:洛阳)?[\u4e00-\u9fff]{0,4}?[市区县])?(?:人民)?政府工作报告"
+    r"(?P<before>(?:洛阳)?[\u4e00-\u9fff]{0,4}?[市区县]|洛阳)?(?P<year>\d{4})年的?(?P<after>(?:洛阳)?[\u4e00-\u9fff]{0,4}?[市区县])?(?:人民)?政府工作报告"
 )
 _LIST_K = 10
 # Candidates retrieved for the evidence stage to rerank (per part of a multi-part question).
@@ -615,6 +615,8 @@ def _names_report(government: str, title: str) -> bool:
     if not government:
         return "政府工作报告" in title
     names = [government[-n:] for n in (3, 4) if government[-1] in "区县" and len(government) >= n] or [government]
+    if government[-1] not in "市区县":  # "洛阳2021年政府工作报告": a city named without 市
+        names.append(f"{government}市")
     return any(f"{name}政府工作报告" in title or f"{name}人民政府工作报告" in title for name in names)
 
 

@@ -206,3 +206,9 @@ class TestWordsJiebaGluesOrSplits:
     def test_a_year_and_a_plan_word_do_not_make_a_which_day_question_a_target_question(self):
         trip = item(22, "徐衣显到伊滨区调研", "7月8日，徐衣显到伊滨区调研，要求加快推进项目建设，力争早日投用。", date="2023-07-08")
         assert answers("伊滨区2023年市长哪天去调研过？", trip)
+
+    def test_a_report_named_by_the_bare_city_name_and_a_year_the_corpus_lacks_is_refused_as_such(self, assistant):
+        missing = assistant.ask("洛阳2023年政府工作报告提出了哪些主要目标？")
+        assert missing.refused and "没有2023年的洛阳" in missing.text
+        held = assistant.ask("洛阳2021年政府工作报告定的生产总值增长目标是多少？")
+        assert not held.refused and "8%以上" in held.text
