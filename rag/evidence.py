@@ -121,12 +121,17 @@ def term_weight(term: str, weights: TermWeights | None) -> float:
     return 1.0 if idf >= _unseen_idf(weights) else idf
 
 
+# Conjunctions, prepositions, particles, modal words: what a question says with, not about ("或者", "关于").
+_FUNCTION_TAGS = frozenset({"c", "p", "uj", "ul", "uz", "ug", "uv", "ud", "y", "e", "o"})
+
+
 def key_terms(question: str) -> list[str]:
     """The question's content terms: jieba words of what remains once asking words and dates are removed."""
     stripped = _ASKING.sub(" ", normalize_spaces(question))
+    function_words = {word.lower() for word, tag in _tagged(stripped) if tag in _FUNCTION_TAGS}
     terms: list[str] = []
     for token in words(stripped):
-        if token in _GENERIC or (len(token) < 2 and not token.isdigit()) or token.isdigit():
+        if token in _GENERIC or (len(token) < 2 and not token.isdigit()) or token.isdigit() or token in function_words:
             continue
         if token not in terms:
             terms.append(token)
