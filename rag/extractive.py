@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from ingest.records import Item
 from ingest.textutil import split_sentences
-from rag.evidence import QuestionTerms, TermWeights, asks_time, coverage, has_date, has_figure, item_context, read_question, years_in
+from rag.answer_types import has_figure
+from rag.evidence import QuestionTerms, TermWeights, asks_time, coverage, has_date, item_context, read_question, years_in
 from rag.records import Intent
 
 _MAX_SENTENCES = 6
@@ -27,6 +28,9 @@ _OTHER_SOURCE_FIRST_CUTOFF = 0.5
 _FOLLOWING_SENTENCES = 2
 # A sentence that holds the kind of thing asked for (a figure for "多少") ranks above an equal one without.
 _ANSWER_TYPE_BONUS = 0.15
+_ASKS_WHO = re.compile(r"谁|哪位|哪些人|什么人")
+# A third-person pronoun or demonstrative as the subject: the person is named in the sentence before.
+_PRONOUN_SUBJECT = re.compile(r"他|她|其|该[人男女名]|此人")
 _ASKS_FOR_SPECIFICS = re.compile(r"哪|多少|几|什么|啥|谁|怎么|如何|是否|名单|内容|情况")
 
 
@@ -156,6 +160,11 @@ def _ranked_sentences(question: str, sources: Sequence[tuple[int, Item]], weight
         for c in candidates:
             following = c.n == best.n and best.order < c.order <= best.order + _FOLLOWING_SENTENCES
             if following and _year_penalty(question_years, c.sentence) == 1.0:
+                chosen[(c.n, c.order)] = c
+    # "最终，他被判处…" answers "谁被判处…" only with the sentence that says who "他" is.
+    if _ASKS_WHO.search(question) and _PRONOUN_SUBJECT.search(best.sentence[:8]):
+        for c in candidates:
+            if c.n == best.n and c.order == best.order - 1:
                 chosen[(c.n, c.order)] = c
     represented = {best.n}
     for c in sorted(candidates, key=lambda c: (-c.score, c.n, c.order)):

@@ -19,7 +19,7 @@ from ingest.textutil import normalize_spaces
 from ingest.untrusted import without_flagged
 from rag.bounded import STOP_WORDS, BoundedStream, Budget, StopReason
 from rag.digest import LLM_OVERVIEW_HEADING, build_digest, month_label, outline_for_overview, render_digest
-from rag.evidence import Evidence, QuestionTerms, assess, read_question
+from rag.evidence import Evidence, QuestionTerms, assess, question_parts, read_question
 from rag.extractive import candidate_sentences, extractive_answer
 from rag.prompting import ANSWER_PROMPT, LEAD_PROMPT, REFUSAL, SUMMARY_OVERVIEW_PROMPT, fit_sources, format_sources, pack_sources
 from rag.query import Catalog, parse_query
@@ -47,7 +47,7 @@ MIN_LLM_FIDELITY = 0.5
 # "2022年洛阳市政府工作报告", "洛阳市涧西区2022年政府工作报告": a report named by the year it was
 # delivered and the government giving it (written before or after the year).
 _NAMED_REPORT = re.compile(
-    r"(?P<before>(?:洛阳)?[\u4e00-\u9fff]{0,4}?[市区县])?(?P<year>\d{4})年的?(?P<after>(?:洛阳)?[\u4e00-\u9fff]{0,4}?[市区县])?(?:人民)?政府工作报告"
+    r"(?P<before>(?:洛阳)?[\u4e00-\u9fff]{0,4}?[市区县]|洛阳)?(?P<year>\d{4})年的?(?P<after>(?:洛阳)?[\u4e00-\u9fff]{0,4}?[市区县])?(?:人民)?政府工作报告"
 )
 _LIST_K = 10
 # Candidates retrieved for the evidence stage to rerank (per part of a multi-part question).
@@ -197,9 +197,9 @@ class Assistant:
         if retrieval_notices:
             query = replace(query, notes=query.notes + tuple(retrieval_notices))
         supported = self._supported(query, candidates)
-        # Evidence is the second ranking stage: items that answer come first, in retrieval order.
+        # Evidence is the second ranking stage: items that answer come first, best evidence first.
         answering = {hit.item.item_id for hit in supported}
-        ordered = [h for h in candidates if h.item.item_id in answering] + [h for h in candidates if h.item.item_id not in answering]
+        ordered = supported + [h for h in candidates if h.item.item_id not in answering]
         hits = _in_rank_order(ordered[: k * max(1, len(query.sub_questions))])
         retrieve_ms = _ms(started)
         listed = self._listed(query, hits) if query.intent == "list" and supported and query.date_from and query.date_to and not query.sub_questions else []
@@ -222,31 +222,36 @@ class Assistant:
 
         A hit answers when, for the question or one of its parts, no name, number or year it asks
         about is missing from the item and its best window covers MIN_EVIDENCE of the weighted terms.
-        A question asking for a figure is refused when no such item states one where the asked thing
-        is said.
+        A part asking for a figure is answered by none of its items when none on its topic states one
+        where the asked thing is said. The parts are the query's sub-questions, or else the whole
+        question and its clauses ("栾卢高速是几号通车的？洛阳境内有多长？"), each with its own names.
         """
-        parts = [self._question_terms(part.text) for part in query.sub_questions] or [self._question_terms(query.text)]
         if query.sub_questions:
             # The parts of "2022年全市和2021年涧西区…" share the words of the whole question: a name of
             # one part is no requirement on the other.
-            parts = [replace(terms, names=()) for terms in parts]
+            parts = [replace(self._question_terms(part.text), names=()) for part in query.sub_questions]
+        else:
+            parts = [self._question_terms(text) for text in question_parts(query.text)]
         dated = bool(query.date_from or query.date_to)
-        best: dict[str, Evidence] = {}
+        scores: dict[str, float] = {}
         for terms in parts:
-            for hit in hits:
-                evidence = self._evidence(terms, hit.item, dated)
-                if not evidence.usable:
-                    continue
-                held = best.get(hit.item.item_id)
-                if held is None or evidence.score > held.score:
-                    best[hit.item.item_id] = evidence
-        supported = [hit for hit in hits if hit.item.item_id in best and best[hit.item.item_id].score >= MIN_EVIDENCE]
-        if any(terms.asks_figure for terms in parts) and supported:
-            top = max(best[hit.item.item_id].score for hit in supported)
-            on_topic = [hit for hit in supported if best[hit.item.item_id].score >= top - FIGURE_MARGIN]
-            if not any(best[hit.item.item_id].figure for hit in on_topic):
-                return []
-        return supported
+            for item_id, score in self._answering(terms, hits, dated).items():
+                scores[item_id] = max(score, scores.get(item_id, 0.0))
+        # The better an item's evidence, the earlier it comes (ties keep the retrieval order).
+        return sorted((hit for hit in hits if hit.item.item_id in scores), key=lambda hit: -scores[hit.item.item_id])
+
+    def _answering(self, terms: QuestionTerms, hits: list[Hit], dated: bool) -> dict[str, float]:
+        """The hits that answer one part of the question, by id, with their evidence score."""
+        found: dict[str, Evidence] = {}
+        for hit in hits:
+            evidence = self._evidence(terms, hit.item, dated)
+            if evidence.usable and evidence.score >= MIN_EVIDENCE:
+                found[hit.item.item_id] = evidence
+        if terms.asks_figure and found:
+            top = max(evidence.score for evidence in found.values())
+            if not any(evidence.figure for evidence in found.values() if evidence.score >= top - FIGURE_MARGIN):
+                return {}
+        return {item_id: evidence.score for item_id, evidence in found.items()}
 
     def _listed(self, query: Query, hits: list[Hit]) -> list[Hit]:
         """Every item of the query's period that answers a list question, best first: a month holds
@@ -302,7 +307,7 @@ class Assistant:
         hits = [hit for hit in hits if without_flagged(hit.item.text, hit.item.flagged).strip()]
         chosen = hits if query.intent == "list" else hits[: max(_EXTRACTIVE_SOURCES, len(query.sub_questions) * 2)]
         sources = [(n, hit.item) for n, hit in enumerate(chosen, start=1)]
-        return sources, extractive_answer(query.text, sources, query.intent, [part.text for part in query.sub_questions], self.retriever.term_weights)
+        return sources, extractive_answer(query.text, sources, query.intent, [part.text for part in query.sub_questions] or question_parts(query.text), self.retriever.term_weights)
 
     def _llm_answer(self, query: Query, hits: list[Hit], name: str, notices: list[str]) -> Iterator[Event]:
         from rag.llms import chat_backend
@@ -610,6 +615,8 @@ def _names_report(government: str, title: str) -> bool:
     if not government:
         return "政府工作报告" in title
     names = [government[-n:] for n in (3, 4) if government[-1] in "区县" and len(government) >= n] or [government]
+    if government[-1] not in "市区县":  # "洛阳2021年政府工作报告": a city named without 市
+        names.append(f"{government}市")
     return any(f"{name}政府工作报告" in title or f"{name}人民政府工作报告" in title for name in names)
 
 
