@@ -2,9 +2,10 @@
 
 An item can cover every word of a question and still not answer it: "一共奖励了多少名先进个人" is not
 answered by "拿出1000余万元进行表彰", "评奖结果是几号公布的" not by "2月，省文化和旅游厅公布了…",
-"最后建成了多少个" not by "到年底将建成200个". The asking word names the answer's type (closed classes
-of Chinese: counters, day and clock words, rank words, words of outcome against plan), so the check
-is one of form, not of the eval's phrasings.
+"最后建成了多少个" not by "到年底将建成200个", "签了哪些协议" not by a meeting that "达成共识". The
+asking word names the answer's type (closed classes of Chinese: counters, day and clock words, rank
+words, words of outcome against plan, a few events a text states in so many words), so the check is
+one of form, not of the eval's phrasings.
 """
 
 from __future__ import annotations
@@ -45,6 +46,20 @@ FIGURE_IN_TEXT = re.compile(
 )
 
 
+# Events whose occurrence a text states in so many words: asked as done ("签了哪些协议", "哪天开工的"),
+# an item that never says it (a meeting "达成共识", a project "洽谈") does not report that event.
+# Each: what the question says, what the item must say.
+_EVENTS = (
+    (re.compile(r"签(?!名|字)"), re.compile(r"签")),
+    (re.compile(r"出国|出访"), re.compile(r"出国|出访")),
+    (re.compile(r"开工"), re.compile(r"开工|动工|开建|奠基")),
+    (re.compile(r"通车"), re.compile(r"通车|通行|开通")),
+    # A completion; of a title or a programme it is said "成功创建" ("建成了几个达标县").
+    (re.compile(r"竣工|建成"), re.compile(r"竣工|建成|完工|落成|成功创建|创建成功|创成|通过验收")),
+    (re.compile(r"投产"), re.compile(r"投产|投用|投运")),
+)
+
+
 @dataclass(frozen=True)
 class AskedFor:
     """What the answer must hold besides the question's words.
@@ -52,6 +67,7 @@ class AskedFor:
     counter: the counter group of a count asked with its counter ("多少名" -> "名人位"), or "".
     day / clock / rank: a day ("几号"), a time of day ("几点"), a rank ("排第几") is asked.
     outcome: what actually happened is asked ("实际", "最后", "后来"), so a plan does not answer.
+    events: indexes into _EVENTS of the events asked as done (a signing, a trip abroad, a start of works).
     """
 
     counter: str = ""
@@ -59,6 +75,7 @@ class AskedFor:
     clock: bool = False
     rank: bool = False
     outcome: bool = False
+    events: tuple[int, ...] = ()
 
 
 def has_figure(text: str) -> bool:
@@ -74,6 +91,7 @@ def asked_for(question: str) -> AskedFor:
         clock=bool(_ASKS_CLOCK.search(text)),
         rank=bool(_ASKS_RANK.search(text)),
         outcome=bool(_ASKS_OUTCOME.search(text)),
+        events=tuple(n for n, (asked, _) in enumerate(_EVENTS) if asked.search(text)),
     )
 
 
@@ -106,6 +124,8 @@ def unanswered(asked: AskedFor, item: Item, sentences: Sequence[str], window: tu
         return "没有说是几点"
     if asked.rank and not _RANK_IN_TEXT.search(near):
         return "没有说排第几"
+    if any(not _EVENTS[n][1].search(f"{item.title} {item.text}") for n in asked.events):
+        return "没有说发生过"
     if asked.outcome and (_STATES_PLAN.search(f"{item.section} {item.title}") or _plans_only(sentences[window[0] : window[1]])):
         return "只有目标，没有实际结果"
     return ""

@@ -212,3 +212,30 @@ class TestWordsJiebaGluesOrSplits:
         assert missing.refused and "没有2023年的洛阳" in missing.text
         held = assistant.ask("洛阳2021年政府工作报告定的生产总值增长目标是多少？")
         assert not held.refused and "8%以上" in held.text
+
+
+class TestEventsAskedAsDone:
+    def test_a_signing_asked_is_not_answered_by_a_meeting(self):
+        talks = item(23, "徐衣显与以色列驻华大使举行工作会谈", "7月5日，市长徐衣显与以色列驻华大使举行工作会谈，就现代农业等领域合作深入交流，达成广泛共识。")
+        signed = item(24, "洛阳与以色列企业签署合作协议", "7月5日，洛阳与以色列企业签署现代农业合作协议，共同推进项目落地。")
+        assert not answers("洛阳和以色列7月签了哪些现代农业合作协议？", talks)
+        assert answers("洛阳和以色列7月签了哪些现代农业合作协议？", signed)
+
+    def test_a_start_of_works_asked_needs_one_stated(self):
+        talks = item(25, "江凌与华强方特集团总裁会谈", "江凌与华强方特集团总裁围绕在洛打造方特主题乐园项目进行深入交流。")
+        started = item(26, "方特主题乐园项目开工", "2月26日，洛阳方特主题乐园项目正式开工建设。")
+        assert not answers("洛阳方特主题乐园项目是哪天开工的？", talks)
+        assert answers("洛阳方特主题乐园项目是哪天开工的？", started)
+
+    def test_a_trip_abroad_asked_needs_one_stated(self):
+        trip = item(27, "徐衣显率队赴国家有关部委对接", "12月13日，市长徐衣显率队拜访海关总署等有关部委，在京开展招商考察。")
+        assert not answers("市长徐衣显12月出国访问了哪些地方招商考察？", trip)
+
+    def test_a_completion_is_also_stated_as_a_title_won(self):
+        won = item(28, "改善提升农村人居环境", "全市成功创建118个“四美乡村”，改造农村户厕5.2万座。")
+        planned = item(29, "改善提升农村人居环境", "全市正在推进118个“四美乡村”规划，改造农村户厕5.2万座。")
+        # "建成" is a common word of government texts: its weight is low, as in the bundled corpus.
+        weights = TermWeights([won.text, planned.text, *(f"第{n}个项目建成投用。" for n in range(20))])
+        question = "洛阳已经建成了多少个“四美乡村”？"
+        assert evidence_score(question, won, weights=weights) >= 0.5
+        assert evidence_score(question, planned, weights=weights) == 0.0
