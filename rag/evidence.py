@@ -196,7 +196,8 @@ _FUNCTION_TAIL = re.compile(r"(?<=[\u4e00-\u9fff]{2})[是的在和与了为被�
 
 def _clean_tagged(question: str) -> list[tuple[str, str]]:
     """jieba's tagged words, a name freed of what jieba glued to it: a function character after it
-    ("姚红是"), or after a number the 年/月/日/号 of a date before it ("2023年江凌" -> "年江凌")."""
+    ("姚红是" -> "姚红"), or, after a number, the 年/月/日/号 of the date before it ("2023年江凌" is
+    tagged "2023" + "年江凌" -> "江凌")."""
     cleaned, previous = [], ""
     for word, tag in _tagged(question):
         if previous.isdigit() and len(word) >= 3 and word[0] in "年月日号":
@@ -418,7 +419,8 @@ class QuestionTerms:
 
 # "哪些地方或单位", "什么名单": the noun after a "which" word names the class of the answer; items
 # answer with its members ("西工区", "伊川县"), seldom with the word itself, so it weighs a quarter
-# (fit on dev and the CRUD sample: a half kept two list questions refused, none weighed nothing).
+# (fit on dev and the CRUD sample: at a half two list questions stayed refused; at zero a question
+# made only of class nouns would have no weight at all).
 _WHICH = re.compile(r"(?:哪些|哪个|哪家|哪几个|哪几家|哪几|什么样的|什么)")
 _CLASS_WEIGHT = 0.25
 
